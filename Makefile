@@ -1,0 +1,143 @@
+# aha: one Makefile for the library, the `aha` command, the tests and the benchmarks.
+#
+#   make            build build/aha (CUDA backend when nvcc is found; CUDA=0 off, CUDA=1 on)
+#   make test       build and run every doctest suite (non-zero exit on any failure)
+#   make demo       the main job: the cpu-tiny pipeline
+#   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer (CPU only)
+#   make fuzz       libFuzzer targets (clang) for the tokenizer, answer parser and expression evaluator
+#   make bench      benchmark tables (never gate a test)
+#   make golden     remake the golden files from the PyTorch reference (needs python3 + torch)
+#   make deps       install the missing Debian packages
+#   make clean
+
+SHELL := /bin/bash
+BUILD ?= build
+CXX ?= g++
+OPT ?= -O2
+SAN ?=
+CXXFLAGS += -std=c++17 $(OPT) -g -Wall -Wextra -MMD -MP -I. -isystem /usr/include/eigen3 $(SAN)
+LDFLAGS += $(SAN)
+LDLIBS += -lpthread
+
+# ---- CUDA switch: auto-detect nvcc unless CUDA=0/1 is given ----
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+ifeq ($(origin CUDA),undefined)
+  CUDA := $(if $(NVCC),1,0)
+endif
+ifeq ($(CUDA),1)
+  ifeq ($(NVCC),)
+    $(error CUDA=1 but nvcc was not found; install the CUDA toolkit or build with CUDA=0)
+  endif
+  CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+  CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+               -gencode arch=compute_90,code=compute_90
+  NVCCFLAGS += -std=c++17 -O2 -lineinfo -I. $(CUDA_ARCH) -MMD -MP -Xcompiler -Wall,-Wextra
+  CXXFLAGS += -DAHA_CUDA=1 -isystem $(CUDA_HOME)/include
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+  CUDA_SRC := $(wildcard tensor/cuda/*.cu)
+else
+  CXXFLAGS += -DAHA_CUDA=0
+  CUDA_SRC :=
+endif
+
+# ---- layers (DESIGN.md): each layer's objects, and the layers it may use ----
+layer_src = $(wildcard $(1)/*.cpp $(1)/cpu/*.cpp)
+obj = $(patsubst %.cpp,$(BUILD)/%.o,$(filter %.cpp,$(1))) $(patsubst %.cu,$(BUILD)/%.cu.o,$(filter %.cu,$(1)))
+
+TENSOR_OBJ   := $(call obj,$(call layer_src,tensor) $(CUDA_SRC))
+AUTOGRAD_OBJ := $(call obj,$(call layer_src,autograd))
+MODEL_OBJ    := $(call obj,$(call layer_src,model))
+DATA_OBJ     := $(call obj,$(call layer_src,data))
+REWARD_OBJ   := $(call obj,$(call layer_src,reward))
+GRPO_OBJ     := $(call obj,$(call layer_src,grpo))
+CLI_OBJ      := $(call obj,$(call layer_src,cli))
+
+DEPS_tensor   := $(TENSOR_OBJ)
+DEPS_autograd := $(AUTOGRAD_OBJ) $(DEPS_tensor)
+DEPS_model    := $(MODEL_OBJ) $(DEPS_autograd)
+DEPS_data     := $(DATA_OBJ)
+DEPS_reward   := $(REWARD_OBJ) $(DEPS_data)
+DEPS_grpo     := $(GRPO_OBJ) $(DEPS_model) $(DEPS_reward)
+ALL_OBJ       := $(GRPO_OBJ) $(MODEL_OBJ) $(AUTOGRAD_OBJ) $(REWARD_OBJ) $(DATA_OBJ) $(TENSOR_OBJ)
+
+# One doctest binary per layer: tests/test_<layer>.cpp (+ tests/test_<layer>_*.cpp).
+SUITES := $(foreach s,tensor autograd model data reward grpo,$(if $(wildcard tests/test_$(s).cpp),$(s)))
+TEST_BINS := $(foreach s,$(SUITES),$(BUILD)/test_$(s))
+TEST_MAIN := $(BUILD)/tests/main.o
+
+.PHONY: all test demo asan fuzz bench bench-gpu golden deps clean notebooks
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/aha
+
+$(BUILD)/aha: $(CLI_OBJ) $(ALL_OBJ)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+define suite_rule
+$(BUILD)/test_$(1): $(TEST_MAIN) $(call obj,$(wildcard tests/test_$(1).cpp tests/test_$(1)_*.cpp)) $(DEPS_$(1))
+	$$(CXX) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(SUITES),$(eval $(call suite_rule,$(s))))
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+# Tests run from the repository root (golden files are read from tests/golden/).
+test: deps
+	@$(MAKE) --no-print-directory $(TEST_BINS) $(BUILD)/aha
+	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; $$t || fail=1; done; \
+	 if [ $$fail -ne 0 ]; then echo "make test: FAILED"; exit 1; fi; echo "make test: all suites passed"
+
+demo: deps all
+	./scripts/demo.sh $(BUILD)/aha
+
+asan: deps
+	@$(MAKE) --no-print-directory test BUILD=build-asan CUDA=0 OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
+# ---- fuzzing: tests/fuzz/fuzz_<name>.cpp, linked with data/ and reward/ ----
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.cpp)
+FUZZ_BINS := $(patsubst tests/fuzz/%.cpp,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 20
+FUZZ_FLAGS := -std=c++17 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+build-fuzz/%: tests/fuzz/%.cpp $(call layer_src,data) $(call layer_src,reward)
+	@mkdir -p build-fuzz
+	clang++ $(FUZZ_FLAGS) -o $@ $^
+fuzz: deps $(FUZZ_BINS)
+	@set -o pipefail; for f in $(FUZZ_BINS); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
+	  mkdir -p build-fuzz/corpus-$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$(basename $$f) 2>&1 | tail -4 || exit 1; \
+	done
+
+bench: all
+	$(BUILD)/aha bench ops --device cpu
+
+bench-gpu: all
+	$(BUILD)/aha bench ops --device cuda
+
+golden:
+	python3 bench/reference.py golden --out tests/golden
+
+notebooks:
+	./scripts/notebooks.sh
+
+# Install the Debian packages whose headers are missing (sudo when not root).
+DEB_HEADERS := libeigen3-dev:/usr/include/eigen3/Eigen/Dense doctest-dev:/usr/include/doctest/doctest.h \
+               nlohmann-json3-dev:/usr/include/nlohmann/json.hpp libcli11-dev:/usr/include/CLI/CLI.hpp
+deps:
+	@missing=""; for p in $(DEB_HEADERS); do [ -f "$${p#*:}" ] || missing="$$missing $${p%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

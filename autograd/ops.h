@@ -1,0 +1,55 @@
+// Every differentiable op: Var in, Var out. Each is implemented in
+// autograd/ops_*.cpp as its forward (a tensor op) and, right beside it, its
+// backward closure with the derivative written above it.
+#pragma once
+
+#include <vector>
+
+#include "autograd/var.h"
+
+namespace aha {
+
+// matrix products (ops_matmul.cpp): same flags and batching as the tensor op
+Var matmul(const Var& a, const Var& b, bool trans_a = false, bool trans_b = false);
+
+// elementwise (ops_elementwise.cpp); b broadcasts over a as in tensor/ops.h
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var div(const Var& a, const Var& b);
+Var minimum(const Var& a, const Var& b);  // same shape; ties send the gradient to a
+Var add_scalar(const Var& a, float s);
+Var mul_scalar(const Var& a, float s);
+Var neg(const Var& a);
+Var clamp(const Var& a, float lo, float hi);  // zero gradient outside [lo, hi]
+Var exp(const Var& a);
+Var log(const Var& a);
+Var tanh(const Var& a);
+Var sqrt(const Var& a);
+Var relu(const Var& a);
+Var gelu(const Var& a);
+
+// reductions (ops_reduce.cpp)
+Var sum_last(const Var& a);
+Var mean_last(const Var& a);
+Var sum_all(const Var& a);
+Var mean_all(const Var& a);
+
+// neural-net ops (ops_nn.cpp)
+Var softmax(const Var& a);
+Var log_softmax(const Var& a);
+Var layernorm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
+Var embedding(const Var& weight, const Tensor& ids);  // ids: float-coded ints, no gradient
+// masked mean cross-entropy over rows of logits [N, V]
+Var cross_entropy(const Var& logits, const Tensor& targets, const Tensor& mask);
+Var token_logprobs(const Var& logits, const Tensor& tokens);  // [N, V] -> [N]
+
+// layout (ops_layout.cpp)
+Var reshape(const Var& a, const Shape& shape);
+Var transpose_last2(const Var& a);
+Var permute_0213(const Var& a);
+Var concat0(const std::vector<Var>& parts);
+Var slice0(const Var& a, int64_t start, int64_t end);
+Var causal_mask(const Var& scores);  // future keys -> -inf; their gradient is zero
+
+}  // namespace aha

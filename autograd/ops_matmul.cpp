@@ -1,0 +1,64 @@
+// The matrix product and its backward, for every transpose flag and for a
+// right-hand matrix that is either batched like `a` or one 2-D matrix shared by
+// every batch (a linear layer's weight applied to [B, T, C] activations).
+#include "autograd/ops.h"
+
+namespace aha {
+namespace {
+
+// Rows of every batch's op(A), stacked: [.., M, K] -> [batch * M, K]. A
+// contiguous row-major [.., M, K] is already that matrix, so without trans_a
+// this is a view; with trans_a, each [K, M] batch is transposed (one copy).
+Tensor stacked_rows(const Tensor& a, bool trans_a) {
+  Tensor rows = trans_a ? transpose_last2(a) : a;
+  return rows.reshape(Shape{rows.shape().without_last().numel(), rows.size(-1)});
+}
+
+}  // namespace
+
+// Y = op(A) @ op(B), op(X) = X or X^T; per batch, op(A) is [M, K], op(B) [K, N].
+// With dY [M, N], the chain rule on op(A) and op(B):
+//   d op(A) = dY @ op(B)^T          [M, K]
+//   d op(B) = op(A)^T @ dY          [K, N]
+// and dA = d op(A) (or its transpose when trans_a), likewise dB. Written out:
+//   Y = A B:      dA = dY B^T,    dB = A^T dY
+//   Y = A^T B:    dA = B dY^T,    dB = A dY
+//   Y = A B^T:    dA = dY B,      dB = dY^T A
+//   Y = A^T B^T:  dA = B^T dY^T,  dB = dY^T A^T
+// A 2-D B shared by every batch gets the sum over batches of its gradient.
+Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
+  Tensor y = matmul(a.value(), b.value(), trans_a, trans_b);
+  return make_result(y, "matmul", {a, b}, [trans_a, trans_b](Node& self) {
+    Node& na = *self.parents[0];
+    Node& nb = *self.parents[1];
+    const Tensor& A = na.value;
+    const Tensor& B = nb.value;
+    const Tensor& dY = self.grad;  // [.., M, N]
+    bool b_shared = B.ndim() == 2 && A.ndim() > 2;
+    if (na.requires_grad) {
+      if (!trans_a) {
+        accumulate_grad(na, matmul(dY, B, false, !trans_b));      // dY @ op(B)^T
+      } else if (!b_shared) {
+        accumulate_grad(na, matmul(B, dY, trans_b, true));        // op(B) @ dY^T
+      } else {
+        // A shared B cannot lead a batched product; transpose dY @ op(B)^T instead.
+        accumulate_grad(na, transpose_last2(matmul(dY, B, false, !trans_b)));
+      }
+    }
+    if (nb.requires_grad) {
+      if (!b_shared) {
+        if (!trans_b) accumulate_grad(nb, matmul(A, dY, !trans_a, false));  // op(A)^T @ dY
+        else accumulate_grad(nb, matmul(dY, A, true, trans_a));             // dY^T @ op(A)
+      } else {
+        // sum_b op(A_b)^T dY_b = [op(A_1); op(A_2); ..]^T [dY_1; dY_2; ..]:
+        // one 2-D product over the batches stacked as rows.
+        Tensor a_rows = stacked_rows(A, trans_a);  // [batch*M, K]
+        Tensor dy_rows = stacked_rows(dY, false);  // [batch*M, N], a view
+        if (!trans_b) accumulate_grad(nb, matmul(a_rows, dy_rows, true, false));  // [K, N]
+        else accumulate_grad(nb, matmul(dy_rows, a_rows, true, false));           // [N, K]
+      }
+    }
+  });
+}
+
+}  // namespace aha

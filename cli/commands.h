@@ -1,0 +1,15 @@
+// The `aha` subcommands. Each lives in cli/cmd_<name>.cpp and registers itself
+// on the top-level CLI11 app; cli/main.cpp lists them.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace aha {
+void add_mlp_command(CLI::App& app);
+void add_data_command(CLI::App& app);
+void add_pretrain_command(CLI::App& app);
+void add_sample_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+}  // namespace aha

@@ -1,0 +1,29 @@
+// aha: from-scratch GRPO on arithmetic. Errors from any command end here:
+// `aha: error: <message>` on stderr and a non-zero exit.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "aha: a from-scratch reproduction, at teaching scale, of how DeepSeek-R1-Zero learned to\n"
+      "reason: pretrain a small GPT on arithmetic text, then GRPO on outcome-only rewards."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "help for every command");
+  aha::add_mlp_command(app);
+  aha::add_data_command(app);
+  aha::add_pretrain_command(app);
+  aha::add_sample_command(app);
+  aha::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "aha: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,34 @@
+// The optimiser's elementwise kernels: axpy (gradient accumulation) and AdamW.
+#include <cmath>
+
+#include "tensor/cpu/kernels.h"
+
+namespace aha {
+namespace cpu {
+
+// a[i] += alpha * b[i]
+void axpy(float* a, const float* b, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; ++i) a[i] += alpha * b[i];
+}
+
+// One AdamW step (Loshchilov & Hutter 2019, decoupled weight decay), t = hp.step:
+//   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
+//   p -= lr * ( (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + wd p )
+// The bias corrections are computed once, in double: b2^t for b2 = 0.999 and
+// large t is where float pow drifts.
+void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
+           const AdamWParams& hp) {
+  float correction1 = (float)(1.0 - std::pow((double)hp.beta1, (double)hp.step));
+  float correction2 = (float)(1.0 - std::pow((double)hp.beta2, (double)hp.step));
+  for (int64_t i = 0; i < n; ++i) {
+    float g = grad[i];
+    m[i] = hp.beta1 * m[i] + (1.0f - hp.beta1) * g;
+    v[i] = hp.beta2 * v[i] + (1.0f - hp.beta2) * g * g;
+    float m_hat = m[i] / correction1;
+    float v_hat = v[i] / correction2;
+    param[i] -= hp.lr * (m_hat / (std::sqrt(v_hat) + hp.eps) + hp.weight_decay * param[i]);
+  }
+}
+
+}  // namespace cpu
+}  // namespace aha

@@ -1,0 +1,502 @@
+// Shape checks, output allocation and backend dispatch for every tensor op.
+// The arithmetic is in tensor/cpu/ and tensor/cuda/; this file only decides
+// what shape comes out and which kernel runs.
+#include <string>
+#include <utility>
+
+#include "tensor/dispatch.h"
+#include "tensor/tensor.h"
+
+namespace aha {
+namespace {
+
+[[noreturn]] void shape_error(const std::string& op, const std::string& what) {
+  throw ShapeError(op + ": " + what);
+}
+
+std::string shapes(const Tensor& a, const Tensor& b) {
+  return a.shape().str() + " and " + b.shape().str();
+}
+
+void check_defined(const char* op, const Tensor& a) {
+  if (!a.defined()) shape_error(op, "undefined input tensor");
+}
+
+// Every input must be on the same device; returns it.
+Device same_device(const char* op, const Tensor& a, const Tensor& b) {
+  check_defined(op, a);
+  check_defined(op, b);
+  if (a.device() != b.device())
+    shape_error(op, std::string("inputs on different devices (") + device_name(a.device()) +
+                        " and " + device_name(b.device()) + ")");
+  return a.device();
+}
+
+void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) shape_error(op, "shapes differ: " + shapes(a, b));
+}
+
+void check_min_dims(const char* op, const Tensor& a, int ndim) {
+  if (a.ndim() < ndim)
+    shape_error(op, "needs at least " + std::to_string(ndim) + " dims, got " + a.shape().str());
+}
+
+Broadcast broadcast_kind(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.shape() == b.shape()) return Broadcast::Same;
+  if (b.numel() == 1) return Broadcast::Scalar;
+  if (b.ndim() == 1 && a.ndim() >= 1 && b.size(0) == a.shape().last()) return Broadcast::LastDim;
+  shape_error(op, "cannot broadcast " + b.shape().str() + " over " + a.shape().str() +
+                      " (b must match a, be a vector over a's last dim, or be one value)");
+}
+
+Tensor binary_op(const char* op, BinaryOp kind, const Tensor& a, const Tensor& b,
+                 bool same_shape_only = false) {
+  Device dev = same_device(op, a, b);
+  if (same_shape_only) check_same_shape(op, a, b);
+  Broadcast bc = broadcast_kind(op, a, b);
+  Tensor out = Tensor::empty(a.shape(), dev);
+  AHA_DISPATCH(dev, binary(kind, a.data(), b.data(), out.data(), a.numel(), a.shape().last(), bc));
+  return out;
+}
+
+Tensor unary_op(const char* op, UnaryOp kind, const Tensor& a) {
+  check_defined(op, a);
+  Tensor out = Tensor::empty(a.shape(), a.device());
+  AHA_DISPATCH(a.device(), unary(kind, a.data(), out.data(), a.numel()));
+  return out;
+}
+
+Tensor reduce_last_op(const char* op, ReduceOp kind, const Tensor& a) {
+  check_defined(op, a);
+  check_min_dims(op, a, 1);
+  if (kind == ReduceOp::Max && a.shape().last() == 0) shape_error(op, "max over an empty dim");
+  Tensor out = Tensor::empty(a.shape().without_last(), a.device());
+  AHA_DISPATCH(a.device(), reduce_last(kind, a.data(), out.data(), a.shape().rows(), a.shape().last()));
+  return out;
+}
+
+Tensor reduce_all_op(const char* op, ReduceOp kind, const Tensor& a) {
+  check_defined(op, a);
+  if (kind == ReduceOp::Max && a.numel() == 0) shape_error(op, "max of an empty tensor");
+  Tensor out = Tensor::empty(Shape{}, a.device());
+  AHA_DISPATCH(a.device(), reduce_last(kind, a.data(), out.data(), 1, a.numel()));
+  return out;
+}
+
+// logits [N, V] with one index/mask value per row [N].
+void check_rows_match(const char* op, const Tensor& logits, const Tensor& per_row,
+                      const char* what) {
+  if (logits.ndim() != 2) shape_error(op, "logits must be [N, V], got " + logits.shape().str());
+  if (per_row.numel() != logits.size(0))
+    shape_error(op, std::string(what) + " " + per_row.shape().str() + " does not match logits " +
+                        logits.shape().str() + " (one per row)");
+  same_device(op, logits, per_row);
+}
+
+}  // namespace
+
+// ---- matrix products ----
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  const char* op = "matmul";
+  Device dev = same_device(op, a, b);
+  check_min_dims(op, a, 2);
+  check_min_dims(op, b, 2);
+  int64_t M = trans_a ? a.size(-1) : a.size(-2);
+  int64_t K = trans_a ? a.size(-2) : a.size(-1);
+  int64_t Kb = trans_b ? b.size(-1) : b.size(-2);
+  int64_t N = trans_b ? b.size(-2) : b.size(-1);
+  if (K != Kb)
+    shape_error(op, "inner dims differ: " + shapes(a, b) + " (trans_a=" +
+                        std::to_string(trans_a) + ", trans_b=" + std::to_string(trans_b) + ")");
+  int64_t batch = 1;
+  for (int i = 0; i < a.ndim() - 2; ++i) batch *= a.size(i);
+  bool b_shared = b.ndim() == 2;
+  if (!b_shared) {
+    bool same_batch = b.ndim() == a.ndim();
+    for (int i = 0; same_batch && i < a.ndim() - 2; ++i) same_batch = a.size(i) == b.size(i);
+    if (!same_batch)
+      shape_error(op, "batch dims differ: " + shapes(a, b) + " (b must share a's batch dims or be 2-D)");
+  }
+  Shape out_shape = a.shape();
+  out_shape.dims[a.ndim() - 2] = M;
+  out_shape.dims[a.ndim() - 1] = N;
+  Tensor out = Tensor::empty(out_shape, dev);
+  if (out.numel() == 0) return out;
+  if (K == 0) {
+    fill_(out, 0.0f);
+    return out;
+  }
+  AHA_DISPATCH(dev, matmul(a.data(), b.data(), out.data(), batch, M, N, K, trans_a, trans_b, b_shared));
+  return out;
+}
+
+namespace {
+bool g_tf32 = true;  // the user-visible TF32 switch (DESIGN.md: TF32 on CUDA by default)
+}
+
+void set_tf32(bool enabled) {
+  g_tf32 = enabled;
+#if AHA_CUDA
+  if (cuda_available()) cuda::set_tf32(enabled);
+#endif
+}
+
+bool tf32_enabled() { return g_tf32; }
+
+// ---- elementwise ----
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary_op("add", BinaryOp::Add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_op("sub", BinaryOp::Sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_op("mul", BinaryOp::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary_op("div", BinaryOp::Div, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return binary_op("minimum", BinaryOp::Min, a, b, true);
+}
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return binary_op("maximum", BinaryOp::Max, a, b, true);
+}
+Tensor greater_equal(const Tensor& a, const Tensor& b) {
+  return binary_op("greater_equal", BinaryOp::GreaterEqual, a, b, true);
+}
+
+Tensor add_scalar(const Tensor& a, float s) {
+  check_defined("add_scalar", a);
+  Tensor out = Tensor::empty(a.shape(), a.device());
+  AHA_DISPATCH(a.device(), affine(a.data(), out.data(), a.numel(), 1.0f, s));
+  return out;
+}
+
+Tensor mul_scalar(const Tensor& a, float s) {
+  check_defined("mul_scalar", a);
+  Tensor out = Tensor::empty(a.shape(), a.device());
+  AHA_DISPATCH(a.device(), affine(a.data(), out.data(), a.numel(), s, 0.0f));
+  return out;
+}
+
+Tensor clamp(const Tensor& a, float lo, float hi) {
+  check_defined("clamp", a);
+  if (lo > hi) shape_error("clamp", "lo " + std::to_string(lo) + " > hi " + std::to_string(hi));
+  Tensor out = Tensor::empty(a.shape(), a.device());
+  AHA_DISPATCH(a.device(), clamp(a.data(), out.data(), a.numel(), lo, hi));
+  return out;
+}
+
+Tensor clamp_mask(const Tensor& a, float lo, float hi) {
+  check_defined("clamp_mask", a);
+  Tensor out = Tensor::empty(a.shape(), a.device());
+  AHA_DISPATCH(a.device(), clamp_mask(a.data(), out.data(), a.numel(), lo, hi));
+  return out;
+}
+
+// ---- unary ----
+
+Tensor exp(const Tensor& a) { return unary_op("exp", UnaryOp::Exp, a); }
+Tensor log(const Tensor& a) { return unary_op("log", UnaryOp::Log, a); }
+Tensor tanh(const Tensor& a) { return unary_op("tanh", UnaryOp::Tanh, a); }
+Tensor sqrt(const Tensor& a) { return unary_op("sqrt", UnaryOp::Sqrt, a); }
+Tensor relu(const Tensor& a) { return unary_op("relu", UnaryOp::Relu, a); }
+Tensor gelu(const Tensor& a) { return unary_op("gelu", UnaryOp::Gelu, a); }
+
+Tensor relu_backward(const Tensor& x, const Tensor& dy) {
+  Device dev = same_device("relu_backward", x, dy);
+  check_same_shape("relu_backward", x, dy);
+  Tensor dx = Tensor::empty(x.shape(), dev);
+  AHA_DISPATCH(dev, relu_backward(x.data(), dy.data(), dx.data(), x.numel()));
+  return dx;
+}
+
+Tensor gelu_backward(const Tensor& x, const Tensor& dy) {
+  Device dev = same_device("gelu_backward", x, dy);
+  check_same_shape("gelu_backward", x, dy);
+  Tensor dx = Tensor::empty(x.shape(), dev);
+  AHA_DISPATCH(dev, gelu_backward(x.data(), dy.data(), dx.data(), x.numel()));
+  return dx;
+}
+
+// ---- reductions ----
+
+Tensor sum_last(const Tensor& a) { return reduce_last_op("sum_last", ReduceOp::Sum, a); }
+Tensor mean_last(const Tensor& a) { return reduce_last_op("mean_last", ReduceOp::Mean, a); }
+Tensor max_last(const Tensor& a) { return reduce_last_op("max_last", ReduceOp::Max, a); }
+Tensor sum_all(const Tensor& a) { return reduce_all_op("sum_all", ReduceOp::Sum, a); }
+Tensor mean_all(const Tensor& a) { return reduce_all_op("mean_all", ReduceOp::Mean, a); }
+Tensor max_all(const Tensor& a) { return reduce_all_op("max_all", ReduceOp::Max, a); }
+
+Tensor sum_rows(const Tensor& a) {
+  check_defined("sum_rows", a);
+  check_min_dims("sum_rows", a, 1);
+  Tensor out = Tensor::empty(Shape{a.shape().last()}, a.device());
+  AHA_DISPATCH(a.device(), sum_rows(a.data(), out.data(), a.shape().rows(), a.shape().last()));
+  return out;
+}
+
+Tensor expand_last(const Tensor& a, int64_t size) {
+  check_defined("expand_last", a);
+  if (a.ndim() >= Shape::kMaxDims) shape_error("expand_last", "no room for a new dim in " + a.shape().str());
+  Shape out_shape = a.shape();
+  out_shape.dims[out_shape.ndim++] = size;
+  Tensor out = Tensor::empty(out_shape, a.device());
+  AHA_DISPATCH(a.device(), expand_last(a.data(), out.data(), a.numel(), size));
+  return out;
+}
+
+Tensor sum_squares(const Tensor& a) {
+  check_defined("sum_squares", a);
+  Tensor out = Tensor::empty(Shape{}, a.device());
+  AHA_DISPATCH(a.device(), sum_squares(a.data(), out.data(), a.numel()));
+  return out;
+}
+
+// ---- softmax family ----
+
+static Tensor softmax_op(const char* op, const Tensor& a, bool log) {
+  check_defined(op, a);
+  check_min_dims(op, a, 1);
+  Tensor out = Tensor::empty(a.shape(), a.device());
+  AHA_DISPATCH(a.device(), softmax(a.data(), out.data(), a.shape().rows(), a.shape().last(), log));
+  return out;
+}
+
+static Tensor softmax_backward_op(const char* op, const Tensor& y, const Tensor& dy, bool log) {
+  Device dev = same_device(op, y, dy);
+  check_same_shape(op, y, dy);
+  check_min_dims(op, y, 1);
+  Tensor dx = Tensor::empty(y.shape(), dev);
+  AHA_DISPATCH(dev, softmax_backward(y.data(), dy.data(), dx.data(), y.shape().rows(), y.shape().last(), log));
+  return dx;
+}
+
+Tensor softmax(const Tensor& a) { return softmax_op("softmax", a, false); }
+Tensor log_softmax(const Tensor& a) { return softmax_op("log_softmax", a, true); }
+Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
+  return softmax_backward_op("softmax_backward", y, dy, false);
+}
+Tensor log_softmax_backward(const Tensor& y, const Tensor& dy) {
+  return softmax_backward_op("log_softmax_backward", y, dy, true);
+}
+
+// ---- layernorm ----
+
+LayerNormResult layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+  const char* op = "layernorm";
+  Device dev = same_device(op, x, gamma);
+  same_device(op, x, beta);
+  check_min_dims(op, x, 1);
+  int64_t C = x.shape().last();
+  if (gamma.shape() != Shape{C} || beta.shape() != Shape{C})
+    shape_error(op, "gamma " + gamma.shape().str() + " and beta " + beta.shape().str() +
+                        " must be [" + std::to_string(C) + "] for x " + x.shape().str());
+  LayerNormResult r;
+  r.y = Tensor::empty(x.shape(), dev);
+  r.mean = Tensor::empty(x.shape().without_last(), dev);
+  r.rstd = Tensor::empty(x.shape().without_last(), dev);
+  AHA_DISPATCH(dev, layernorm(x.data(), gamma.data(), beta.data(), r.y.data(), r.mean.data(),
+                              r.rstd.data(), x.shape().rows(), C, eps));
+  return r;
+}
+
+LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                                  const Tensor& mean, const Tensor& rstd) {
+  const char* op = "layernorm_backward";
+  Device dev = same_device(op, dy, x);
+  same_device(op, x, gamma);
+  check_same_shape(op, dy, x);
+  int64_t C = x.shape().last(), rows = x.shape().rows();
+  if (gamma.numel() != C || mean.numel() != rows || rstd.numel() != rows)
+    shape_error(op, "gamma " + gamma.shape().str() + ", mean " + mean.shape().str() + ", rstd " +
+                        rstd.shape().str() + " do not fit x " + x.shape().str());
+  LayerNormGrads g;
+  g.dx = Tensor::empty(x.shape(), dev);
+  g.dgamma = Tensor::empty(Shape{C}, dev);
+  g.dbeta = Tensor::empty(Shape{C}, dev);
+  AHA_DISPATCH(dev, layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(),
+                                       g.dx.data(), g.dgamma.data(), g.dbeta.data(), rows, C));
+  return g;
+}
+
+// ---- embedding ----
+
+Tensor embedding(const Tensor& weight, const Tensor& ids) {
+  const char* op = "embedding";
+  Device dev = same_device(op, weight, ids);
+  if (weight.ndim() != 2) shape_error(op, "weight must be [V, C], got " + weight.shape().str());
+  if (ids.ndim() >= Shape::kMaxDims) shape_error(op, "ids " + ids.shape().str() + " have too many dims");
+  Shape out_shape = ids.shape();
+  out_shape.dims[out_shape.ndim++] = weight.size(1);
+  Tensor out = Tensor::empty(out_shape, dev);
+  AHA_DISPATCH(dev, embedding(weight.data(), ids.data(), out.data(), ids.numel(), weight.size(1), weight.size(0)));
+  return out;
+}
+
+Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_size) {
+  const char* op = "embedding_backward";
+  Device dev = same_device(op, dout, ids);
+  if (dout.numel() != ids.numel() * dout.shape().last() || dout.ndim() != ids.ndim() + 1)
+    shape_error(op, "dout " + dout.shape().str() + " does not fit ids " + ids.shape().str());
+  int64_t C = dout.shape().last();
+  Tensor dweight = Tensor::empty(Shape{vocab_size, C}, dev);
+  AHA_DISPATCH(dev, embedding_backward(dout.data(), ids.data(), dweight.data(), ids.numel(), C, vocab_size));
+  return dweight;
+}
+
+// ---- losses on logits ----
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& mask) {
+  const char* op = "cross_entropy";
+  check_rows_match(op, logits, targets, "targets");
+  check_rows_match(op, logits, mask, "mask");
+  Tensor loss = Tensor::empty(Shape{}, logits.device());
+  AHA_DISPATCH(logits.device(), cross_entropy(logits.data(), targets.data(), mask.data(), loss.data(),
+                                              logits.size(0), logits.size(1)));
+  return loss;
+}
+
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& mask,
+                              float dloss) {
+  const char* op = "cross_entropy_backward";
+  check_rows_match(op, logits, targets, "targets");
+  check_rows_match(op, logits, mask, "mask");
+  Tensor dlogits = Tensor::empty(logits.shape(), logits.device());
+  AHA_DISPATCH(logits.device(), cross_entropy_backward(logits.data(), targets.data(), mask.data(), dloss,
+                                                       dlogits.data(), logits.size(0), logits.size(1)));
+  return dlogits;
+}
+
+Tensor token_logprobs(const Tensor& logits, const Tensor& tokens) {
+  const char* op = "token_logprobs";
+  check_rows_match(op, logits, tokens, "tokens");
+  Tensor out = Tensor::empty(Shape{logits.size(0)}, logits.device());
+  AHA_DISPATCH(logits.device(), token_logprobs(logits.data(), tokens.data(), out.data(), logits.size(0),
+                                               logits.size(1)));
+  return out;
+}
+
+Tensor token_logprobs_backward(const Tensor& logits, const Tensor& tokens, const Tensor& dout) {
+  const char* op = "token_logprobs_backward";
+  check_rows_match(op, logits, tokens, "tokens");
+  check_rows_match(op, logits, dout, "dout");
+  Tensor dlogits = Tensor::empty(logits.shape(), logits.device());
+  AHA_DISPATCH(logits.device(), token_logprobs_backward(logits.data(), tokens.data(), dout.data(),
+                                                        dlogits.data(), logits.size(0), logits.size(1)));
+  return dlogits;
+}
+
+Tensor softmax_entropy(const Tensor& logits) {
+  check_defined("softmax_entropy", logits);
+  if (logits.ndim() != 2)
+    shape_error("softmax_entropy", "logits must be [N, V], got " + logits.shape().str());
+  Tensor out = Tensor::empty(Shape{logits.size(0)}, logits.device());
+  AHA_DISPATCH(logits.device(), softmax_entropy(logits.data(), out.data(), logits.size(0), logits.size(1)));
+  return out;
+}
+
+// ---- layout ----
+
+Tensor transpose_last2(const Tensor& a) {
+  check_defined("transpose_last2", a);
+  check_min_dims("transpose_last2", a, 2);
+  Shape out_shape = a.shape();
+  std::swap(out_shape.dims[a.ndim() - 1], out_shape.dims[a.ndim() - 2]);
+  Tensor out = Tensor::empty(out_shape, a.device());
+  int64_t M = a.size(-2), N = a.size(-1);
+  int64_t batch = M * N == 0 ? 0 : a.numel() / (M * N);
+  AHA_DISPATCH(a.device(), transpose_last2(a.data(), out.data(), batch, M, N));
+  return out;
+}
+
+Tensor permute_0213(const Tensor& a) {
+  check_defined("permute_0213", a);
+  if (a.ndim() != 4) shape_error("permute_0213", "needs a 4-D tensor, got " + a.shape().str());
+  Tensor out = Tensor::empty(Shape{a.size(0), a.size(2), a.size(1), a.size(3)}, a.device());
+  AHA_DISPATCH(a.device(), permute_0213(a.data(), out.data(), a.size(0), a.size(1), a.size(2), a.size(3)));
+  return out;
+}
+
+Tensor concat0(const std::vector<Tensor>& parts) {
+  if (parts.empty()) shape_error("concat0", "no tensors to concatenate");
+  const Tensor& first = parts[0];
+  check_defined("concat0", first);
+  check_min_dims("concat0", first, 1);
+  int64_t rows = 0;
+  for (const Tensor& p : parts) {
+    same_device("concat0", first, p);
+    bool fits = p.ndim() == first.ndim();
+    for (int i = 1; fits && i < first.ndim(); ++i) fits = p.size(i) == first.size(i);
+    if (!fits) shape_error("concat0", "shapes " + shapes(first, p) + " differ beyond dim 0");
+    rows += p.size(0);
+  }
+  Shape out_shape = first.shape();
+  out_shape.dims[0] = rows;
+  Tensor out = Tensor::empty(out_shape, first.device());
+  int64_t offset = 0;
+  for (const Tensor& p : parts) {
+    if (p.numel() > 0) AHA_DISPATCH(first.device(), copy(out.data() + offset, p.data(), p.numel()));
+    offset += p.numel();
+  }
+  return out;
+}
+
+Tensor slice0(const Tensor& a, int64_t start, int64_t end) {
+  check_defined("slice0", a);
+  check_min_dims("slice0", a, 1);
+  if (start < 0 || end < start || end > a.size(0))
+    shape_error("slice0", "rows [" + std::to_string(start) + ", " + std::to_string(end) +
+                              ") out of range for " + a.shape().str());
+  Shape out_shape = a.shape();
+  out_shape.dims[0] = end - start;
+  Tensor out = Tensor::empty(out_shape, a.device());
+  int64_t row = a.size(0) == 0 ? 0 : a.numel() / a.size(0);
+  if (out.numel() > 0) AHA_DISPATCH(a.device(), copy(out.data(), a.data() + start * row, out.numel()));
+  return out;
+}
+
+Tensor causal_mask(const Tensor& scores, float fill) {
+  check_defined("causal_mask", scores);
+  check_min_dims("causal_mask", scores, 2);
+  int64_t Tq = scores.size(-2), Tk = scores.size(-1);
+  if (Tq > Tk)
+    shape_error("causal_mask", "more queries than keys in " + scores.shape().str());
+  Tensor out = Tensor::empty(scores.shape(), scores.device());
+  int64_t batch = Tq * Tk == 0 ? 0 : scores.numel() / (Tq * Tk);
+  AHA_DISPATCH(scores.device(), causal_mask(scores.data(), out.data(), batch, Tq, Tk, fill));
+  return out;
+}
+
+// ---- in place ----
+
+void fill_(Tensor& a, float value) {
+  check_defined("fill_", a);
+  if (a.numel() > 0) AHA_DISPATCH(a.device(), fill(a.data(), a.numel(), value));
+}
+
+void axpy_(Tensor& a, float alpha, const Tensor& b) {
+  Device dev = same_device("axpy_", a, b);
+  if (a.numel() != b.numel()) shape_error("axpy_", "sizes differ: " + shapes(a, b));
+  AHA_DISPATCH(dev, axpy(a.data(), b.data(), a.numel(), alpha));
+}
+
+void add_(Tensor& a, const Tensor& b) {
+  Device dev = same_device("add_", a, b);
+  if (a.numel() != b.numel()) shape_error("add_", "sizes differ: " + shapes(a, b));
+  AHA_DISPATCH(dev, axpy(a.data(), b.data(), a.numel(), 1.0f));
+}
+
+void mul_scalar_(Tensor& a, float s) {
+  check_defined("mul_scalar_", a);
+  AHA_DISPATCH(a.device(), affine(a.data(), a.data(), a.numel(), s, 0.0f));
+}
+
+void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& hp) {
+  const char* op = "adamw_step_";
+  Device dev = same_device(op, param, grad);
+  same_device(op, param, m);
+  same_device(op, param, v);
+  check_same_shape(op, param, grad);
+  check_same_shape(op, param, m);
+  check_same_shape(op, param, v);
+  if (hp.step < 1) shape_error(op, "step must be >= 1 (bias correction), got " + std::to_string(hp.step));
+  AHA_DISPATCH(dev, adamw(param.data(), grad.data(), m.data(), v.data(), param.numel(), hp));
+}
+
+}  // namespace aha

@@ -1,0 +1,132 @@
+// Every tensor op: shape checks and dispatch live in tensor/ops.cpp (the one
+// place that picks the CPU or CUDA kernel by the inputs' device); the arithmetic
+// lives in tensor/cpu/*.cpp and, mirrored, tensor/cuda/*.cu.
+//
+// Ops return new tensors on their inputs' device; mixing devices is an error.
+// Ops whose name ends in `_` work in place. These are plain functions of
+// tensors; the differentiable versions (with backward) are in autograd/.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace aha {
+
+class Tensor;
+
+// ---- matrix products (tensor/cpu/matmul.cpp, tensor/cuda/matmul.cu) ----
+// C[b] = op(A[b]) @ op(B[b]), op(X) = X^T when the flag is set.
+// A is [.., M, K] ([.., K, M] if trans_a); B is [.., K, N] ([.., N, K] if trans_b)
+// with the same leading (batch) dims as A, or 2-D and shared by every batch.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// TF32 on CUDA is on by default; exact float32 for parity tests. No effect on CPU.
+void set_tf32(bool enabled);
+bool tf32_enabled();
+
+// ---- elementwise (tensor/cpu/elementwise.cpp) ----
+// Binary ops broadcast b over a in the three ways a transformer needs:
+// b has a's shape; b is [C], a vector over a's last dim; or b has one element.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);   // same shape only
+Tensor maximum(const Tensor& a, const Tensor& b);   // same shape only
+Tensor greater_equal(const Tensor& a, const Tensor& b);  // 1 where a >= b else 0; same shape
+Tensor add_scalar(const Tensor& a, float s);
+Tensor mul_scalar(const Tensor& a, float s);
+Tensor clamp(const Tensor& a, float lo, float hi);
+Tensor clamp_mask(const Tensor& a, float lo, float hi);  // 1 where lo <= a <= hi else 0
+
+// ---- unary math (tensor/cpu/unary.cpp) ----
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor tanh(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor relu(const Tensor& a);
+Tensor gelu(const Tensor& a);  // tanh form, as GPT-2
+// Backward kernels: dx given the forward input x and the upstream gradient dy.
+Tensor relu_backward(const Tensor& x, const Tensor& dy);
+Tensor gelu_backward(const Tensor& x, const Tensor& dy);
+
+// ---- reductions (tensor/cpu/reduce.cpp) ----
+Tensor sum_last(const Tensor& a);    // [.., C] -> [..]
+Tensor mean_last(const Tensor& a);   // [.., C] -> [..]
+Tensor max_last(const Tensor& a);    // [.., C] -> [..]
+Tensor sum_all(const Tensor& a);     // -> []
+Tensor mean_all(const Tensor& a);    // -> []
+Tensor max_all(const Tensor& a);     // -> []
+Tensor sum_rows(const Tensor& a);    // [.., C] -> [C]: the backward of a broadcast vector
+// [..] -> [.., size]: each value repeated along a new last dim (backward of *_last).
+Tensor expand_last(const Tensor& a, int64_t size);
+
+// ---- softmax family over the last dim (tensor/cpu/softmax.cpp) ----
+Tensor softmax(const Tensor& a);
+Tensor log_softmax(const Tensor& a);
+// dx = y * (dy - sum(dy * y)), y = softmax(x)
+Tensor softmax_backward(const Tensor& y, const Tensor& dy);
+// dx = dy - exp(y) * sum(dy), y = log_softmax(x)
+Tensor log_softmax_backward(const Tensor& y, const Tensor& dy);
+
+// ---- layernorm over the last dim (tensor/cpu/layernorm.cpp) ----
+struct LayerNormResult {
+  Tensor y;     // [.., C]
+  Tensor mean;  // [..]   saved for backward
+  Tensor rstd;  // [..]   1 / sqrt(var + eps)
+};
+LayerNormResult layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
+struct LayerNormGrads {
+  Tensor dx, dgamma, dbeta;
+};
+LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                                  const Tensor& mean, const Tensor& rstd);
+
+// ---- embedding (tensor/cpu/embedding.cpp) ----
+// out[.., :] = weight[ids[..], :]; weight [V, C], ids any shape (float-coded ints).
+Tensor embedding(const Tensor& weight, const Tensor& ids);
+// The scatter-add backward: dweight[v] = sum of dout rows whose id is v. -> [V, C]
+Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_size);
+
+// ---- losses on logits (tensor/cpu/loss.cpp) ----
+// Masked mean cross-entropy: sum_i m_i * -log softmax(z_i)[t_i] / max(1, sum_i m_i).
+// logits [N, V], targets [N], mask [N] (1 = counted, 0 = ignored) -> []
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& mask);
+// dlogits = dloss * m_i * (softmax(z_i) - onehot(t_i)) / max(1, sum m) -> [N, V]
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& mask,
+                              float dloss);
+// The log-probability of given tokens: out[i] = log softmax(z_i)[t_i]. [N, V], [N] -> [N]
+Tensor token_logprobs(const Tensor& logits, const Tensor& tokens);
+// dlogits[i] = dout[i] * (onehot(t_i) - softmax(z_i)) -> [N, V]
+Tensor token_logprobs_backward(const Tensor& logits, const Tensor& tokens, const Tensor& dout);
+// Entropy of each row's softmax, -sum p log p (a metric, no backward). [N, V] -> [N]
+Tensor softmax_entropy(const Tensor& logits);
+
+// ---- layout (tensor/cpu/layout.cpp) ----
+Tensor transpose_last2(const Tensor& a);        // [.., M, N] -> [.., N, M]
+// [A, B, C, D] -> [A, C, B, D]: the attention head split [B,T,H,D]->[B,H,T,D] and its merge.
+Tensor permute_0213(const Tensor& a);
+Tensor concat0(const std::vector<Tensor>& parts);           // along dim 0
+Tensor slice0(const Tensor& a, int64_t start, int64_t end);  // rows [start, end) of dim 0
+// Causal mask on scores [.., Tq, Tk]: entries with key j > query i + (Tk - Tq)
+// become `fill`. Tq < Tk is the KV-cache case (queries are the last Tq positions).
+Tensor causal_mask(const Tensor& scores, float fill);
+
+// ---- in place (tensor/cpu/inplace.cpp) ----
+void fill_(Tensor& a, float value);
+void add_(Tensor& a, const Tensor& b);           // a += b, same numel
+void mul_scalar_(Tensor& a, float s);            // a *= s
+void axpy_(Tensor& a, float alpha, const Tensor& b);  // a += alpha * b
+
+// ---- optimiser kernels (tensor/cpu/optim.cpp) ----
+struct AdamWParams {
+  float lr, beta1, beta2, eps, weight_decay;
+  int64_t step;  // 1-based, for bias correction
+};
+// One AdamW step in place (Loshchilov & Hutter 2019, decoupled weight decay):
+//   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+//   p -= lr * ( (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) + wd * p )
+void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& hp);
+// Sum of squares of all elements, as a device scalar [] (no host sync).
+Tensor sum_squares(const Tensor& a);
+
+}  // namespace aha
