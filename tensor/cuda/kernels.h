@@ -1,0 +1,94 @@
+// The CUDA kernels: the same functions as tensor/cpu/kernels.h, one for one,
+// on device pointers, launched on aha's one stream (asynchronous: nothing here
+// syncs with the host unless a value must come back). Each .cu file mirrors a
+// .cpp file of tensor/cpu/ and states each kernel's launch shape and memory
+// pattern. Only compiled when the CUDA backend is built (AHA_CUDA=1).
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/cpu/kernels.h"  // the shared enums and AdamWParams
+
+namespace aha {
+namespace cuda {
+
+// device and memory (tensor/cuda/allocator.cu; see tensor/cuda/allocator.h)
+int device_count();                 // 0 on any CUDA error (no driver, no device)
+float* alloc(int64_t n);            // from the caching allocator: no cudaMalloc in steady state
+void free(float* p);                // back to the cache
+void copy(float* dst, const float* src, int64_t n);   // device to device, async on the stream
+void copy_to_host(float* host_dst, const float* src, int64_t n);    // syncs
+void copy_from_host(float* dst, const float* host_src, int64_t n);  // syncs (pageable source)
+void synchronize();
+void set_tf32(bool enabled);        // cuBLAS math mode for matmul
+
+// random.cpp: fill with the counter-based streams of tensor/random.h, element i uses counter offset+i
+void fill(float* out, int64_t n, float value);
+void arange(float* out, int64_t n);
+void fill_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset);
+void fill_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float std);
+
+// matmul.cpp: c[b] = op(a[b]) @ op(b[b]); a is M x K after op, b is K x N after op.
+// b_shared: b is one matrix used for every batch.
+void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t N,
+            int64_t K, bool trans_a, bool trans_b, bool b_shared);
+
+// elementwise.cpp; n = numel(a), last = a's last dim
+void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, int64_t last,
+            Broadcast bc);
+void affine(const float* a, float* out, int64_t n, float scale, float shift);  // a*scale + shift
+void clamp(const float* a, float* out, int64_t n, float lo, float hi);
+void clamp_mask(const float* a, float* out, int64_t n, float lo, float hi);
+
+// unary.cpp
+void unary(UnaryOp op, const float* a, float* out, int64_t n);
+void relu_backward(const float* x, const float* dy, float* dx, int64_t n);
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t n);
+
+// reduce.cpp; "all" reductions are rows = 1
+void reduce_last(ReduceOp op, const float* a, float* out, int64_t rows, int64_t cols);
+void sum_rows(const float* a, float* out, int64_t rows, int64_t cols);
+void expand_last(const float* a, float* out, int64_t rows, int64_t size);
+void sum_squares(const float* a, float* out, int64_t n);  // out[0] = sum a^2
+
+// softmax.cpp (log = log-softmax)
+void softmax(const float* x, float* y, int64_t rows, int64_t cols, bool log);
+void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols,
+                      bool log);
+
+// layernorm.cpp
+void layernorm(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+               float* rstd, int64_t rows, int64_t cols, float eps);
+void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
+                        const float* rstd, float* dx, float* dgamma, float* dbeta, int64_t rows,
+                        int64_t cols);
+
+// embedding.cpp; ids are float-coded integers in [0, V)
+void embedding(const float* weight, const float* ids, float* out, int64_t n, int64_t C,
+               int64_t V);
+void embedding_backward(const float* dout, const float* ids, float* dweight, int64_t n,
+                        int64_t C, int64_t V);  // dweight is overwritten
+
+// loss.cpp; logits [N, V]
+void cross_entropy(const float* logits, const float* targets, const float* mask, float* loss,
+                   int64_t N, int64_t V);
+void cross_entropy_backward(const float* logits, const float* targets, const float* mask,
+                            float dloss, float* dlogits, int64_t N, int64_t V);
+void token_logprobs(const float* logits, const float* tokens, float* out, int64_t N, int64_t V);
+void token_logprobs_backward(const float* logits, const float* tokens, const float* dout,
+                             float* dlogits, int64_t N, int64_t V);
+void softmax_entropy(const float* logits, float* out, int64_t N, int64_t V);
+
+// layout.cpp
+void transpose_last2(const float* a, float* out, int64_t batch, int64_t M, int64_t N);
+void permute_0213(const float* a, float* out, int64_t A, int64_t B, int64_t C, int64_t D);
+void causal_mask(const float* scores, float* out, int64_t batch, int64_t Tq, int64_t Tk,
+                 float fill);
+
+// optim.cpp
+void axpy(float* a, const float* b, int64_t n, float alpha);  // a += alpha * b
+void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
+           const AdamWParams& hp);
+
+}  // namespace cuda
+}  // namespace aha

@@ -1,0 +1,76 @@
+// Matrix products through cuBLAS, on the one stream. Mirrors tensor/cpu/matmul.cpp.
+//
+// cuBLAS is column-major; our tensors are row-major. A row-major [R, C] matrix
+// read as column-major is its transpose [C, R]. So instead of C = op(A) op(B)
+// we ask cuBLAS for C^T = op(B)^T op(A)^T: pass B first, A second, swap M and
+// N, and every matrix is used exactly as it is stored, with no copies.
+#include <limits>
+#include <string>
+
+#include "tensor/cuda/check.h"
+#include "tensor/cuda/kernels.h"
+#include "tensor/cuda/stream.h"
+
+namespace aha {
+namespace cuda {
+
+namespace {
+
+// The user's TF32 switch (tensor/ops.h), applied when the handle is created if
+// set before that. TF32 keeps float32's range with a 10-bit mantissa in the
+// tensor cores' products, sums in float32: ~8x the float32 rate on Ampere+.
+bool g_tf32 = true;
+
+cublasMath_t math_mode() { return g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH; }
+
+cublasHandle_t handle() {
+  static cublasHandle_t the_handle = [] {
+    cublasHandle_t h = nullptr;
+    AHA_CUDA_CHECK(cublasCreate(&h));
+    AHA_CUDA_CHECK(cublasSetStream(h, stream()));
+    AHA_CUDA_CHECK(cublasSetMathMode(h, math_mode()));
+    return h;
+  }();
+  return the_handle;
+}
+
+int to_int(int64_t value, const char* what) {
+  if (value > std::numeric_limits<int>::max())
+    throw std::runtime_error(std::string("cuda::matmul: ") + what + " = " + std::to_string(value) +
+                             " exceeds cuBLAS's int range");
+  return (int)value;
+}
+
+}  // namespace
+
+void set_tf32(bool enabled) {
+  g_tf32 = enabled;
+  AHA_CUDA_CHECK(cublasSetMathMode(handle(), math_mode()));
+}
+
+// C[b] = op(A[b]) @ op(B[b]); A[b] stored [M, K] ([K, M] if trans_a), B[b] stored
+// [K, N] ([N, K] if trans_b), C[b] [M, N], all row-major and contiguous.
+// In cuBLAS's column-major terms: C^T [N, M] = op(B)^T [N, K] @ op(A)^T [K, M], where
+// the stored B is already B^T (transa = N) unless trans_b (then transa = T), and
+// likewise for A. Leading dims are the stored row lengths.
+void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t N,
+            int64_t K, bool trans_a, bool trans_b, bool b_shared) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  // A shared weight times a batch of untransposed inputs is one tall product:
+  // [batch*M, K] @ [K, N], which cuBLAS runs faster than `batch` small ones.
+  if (b_shared && !trans_a && batch > 1) {
+    M *= batch;
+    batch = 1;
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  int lda = to_int(trans_a ? M : K, "lda");
+  int ldb = to_int(trans_b ? K : N, "ldb");
+  long long stride_a = M * K, stride_b = b_shared ? 0 : K * N, stride_c = M * N;
+  AHA_CUDA_CHECK(cublasSgemmStridedBatched(
+      handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+      to_int(N, "N"), to_int(M, "M"), to_int(K, "K"), &alpha, b, ldb, stride_b, a, lda, stride_a,
+      &beta, c, to_int(N, "ldc"), stride_c, to_int(batch, "batch")));
+}
+
+}  // namespace cuda
+}  // namespace aha
