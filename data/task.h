@@ -1,0 +1,98 @@
+// The tasks: what a problem is, how hard it is, and how it is solved in each
+// style. Each task lives in its own file (add.cpp, mul.cpp, countdown.cpp) and
+// knows three things: how to generate a problem from a seed and a difficulty,
+// the true answer, and how to write a solution in each style.
+//
+// Difficulty is one integer per task (table in task.cpp and README):
+//   add        d -> (count of numbers, digits each)   1:(2,2) 2:(2,3) 3:(2,4) 4:(3,4) | OOD 5:(3,5)
+//   mul        d -> (digits of a, digits of b)         1:(2,1) 2:(2,2) 3:(3,2) 4:(3,3) | OOD 5:(4,3)
+//   countdown  d -> (count of numbers, largest number, largest target)
+//                                                      1:(3,9,50) 2:(3,25,100) 3:(4,25,100)
+//                                                      4:(4,50,200) | OOD 5:(5,50,200)
+// The corpus and RL use the training difficulties 1..4; the OOD set uses 5.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/random.h"
+
+namespace aha {
+namespace data {
+
+enum class TaskKind { Add, Mul, Countdown };
+constexpr int kNumTasks = 3;
+
+// The four kinds of text on our arithmetic "web" (solution styles):
+//   Direct  - an empty or one-line think, then the answer;
+//   Steps   - a worked solution (columns, partial products, a search trace);
+//   Verify  - Steps, then one "check ..." line that recomputes another way;
+//   Correct - Steps with one slip, a "wait ..." line naming it, the work redone.
+enum class Style { Direct, Steps, Verify, Correct };
+constexpr int kNumStyles = 4;
+
+struct Problem {
+  TaskKind task = TaskKind::Add;
+  int difficulty = 1;
+  // Canonical text, the problem's identity (it decides the split): operands of
+  // add/mul in descending order, countdown numbers ascending.
+  //   "what is 347+29?"   "what is 347*29?"   "use 3 7 25 50 to make 104"
+  std::string text;
+  // add/mul: the true result in decimal; countdown: one valid expression.
+  std::string answer;
+  std::vector<int64_t> numbers;  // operands (add/mul) or the given numbers (countdown)
+  int64_t target = 0;            // add/mul: the true result; countdown: the number to make
+};
+
+// A completion's two parts, before the template wraps them in special tokens.
+struct Solution {
+  std::string think;   // lines joined by '\n', no leading or trailing newline
+  std::string answer;
+};
+
+struct TaskSpec {
+  TaskKind task;
+  const char* name;                     // "add", "mul", "countdown"
+  std::vector<int> train_difficulties;  // what the corpus and RL prompts use
+  int ood_difficulty;                   // one above the training range
+};
+
+const TaskSpec& task_spec(TaskKind task);
+const char* task_name(TaskKind task);
+const char* style_name(Style style);
+// Parse "add" / "direct" ...; throws naming the value and the choices.
+TaskKind parse_task(const std::string& name);
+Style parse_style(const std::string& name);
+
+// A fresh problem; deterministic given the generator's state. Throws when
+// `difficulty` is outside 1..ood_difficulty.
+Problem make_problem(TaskKind task, int difficulty, Generator& rng);
+// The completion "<think>...</think><answer>...</answer><eos>" in `style`.
+std::string write_solution(const Problem& problem, Style style, Generator& rng);
+// A noise document's completion: a direct answer that is wrong, as on the web.
+std::string write_wrong_solution(const Problem& problem, Generator& rng);
+
+// Per-task entry points (add.cpp, mul.cpp, countdown.cpp).
+Problem make_add_problem(int difficulty, Generator& rng);
+Solution solve_add(const Problem& problem, Style style, Generator& rng);
+Solution wrong_add(const Problem& problem, Generator& rng);
+
+Problem make_mul_problem(int difficulty, Generator& rng);
+Solution solve_mul(const Problem& problem, Style style, Generator& rng);
+Solution wrong_mul(const Problem& problem, Generator& rng);
+
+Problem make_countdown_problem(int difficulty, Generator& rng);
+Solution solve_countdown(const Problem& problem, Style style, Generator& rng);
+Solution wrong_countdown(const Problem& problem, Generator& rng);
+
+// Small integer helpers shared by the task files.
+int64_t pow10(int exponent);                          // 10^exponent, exponent in 0..18
+int64_t random_with_digits(int digits, Generator& rng);  // uniform over the n-digit numbers
+// An integer near `value` but not equal: one digit changed (see task.cpp).
+int64_t near_miss(int64_t value, Generator& rng);
+// Lines joined by '\n' (the think text of a worked solution).
+std::string join_lines(const std::vector<std::string>& lines);
+
+}  // namespace data
+}  // namespace aha
