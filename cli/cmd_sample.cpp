@@ -1,0 +1,116 @@
+// `aha sample`: complete a prompt with a checkpoint's model (model/generate.h).
+// The checkpoint names its tokenizer; the matching text codec encodes the
+// prompt and decodes the completion.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "model/char_text.h"
+#include "model/checkpoint.h"
+#include "model/generate.h"
+
+namespace aha {
+namespace {
+
+struct SampleArgs {
+  std::string ckpt;
+  std::string prompt;
+  int n = 1;
+  float temperature = 1.0f;
+  int top_k = 0;
+  float top_p = 1.0f;
+  bool greedy = false;
+  int max_new = 200;
+  uint64_t seed = 0;
+  std::string device = "cpu";
+  std::string stop;
+  bool json = false;
+};
+
+// The codec for a checkpoint's tokenizer version.
+std::unique_ptr<TextCodec> codec_for(const std::string& version) {
+  if (CharVocab::is_char_version(version)) return std::make_unique<CharVocab>(CharVocab::from_version(version));
+  throw std::runtime_error("sample: the checkpoint's tokenizer '" + version.substr(0, 40) +
+                           "' is unknown to this aha (known: char-v1)");
+}
+
+void run_sample(const SampleArgs& a) {
+  Device device = parse_device(a.device);
+  require_device(device);
+  Checkpoint ckpt = Checkpoint::read(a.ckpt);
+  std::unique_ptr<TextCodec> codec = codec_for(ckpt.tokenizer());
+  if (codec->vocab_size() != ckpt.config().vocab_size)
+    throw std::runtime_error("sample: the tokenizer has " + std::to_string(codec->vocab_size()) +
+                             " tokens but the model " + std::to_string(ckpt.config().vocab_size));
+  GPT model = ckpt.load_model(device);
+
+  std::vector<int> prompt = codec->encode(a.prompt);
+  if (prompt.empty()) throw std::runtime_error("sample: the prompt is empty");
+  GenerateConfig config;
+  config.max_new_tokens = a.max_new;
+  config.sampling.temperature = a.temperature;
+  config.sampling.top_k = a.top_k;
+  config.sampling.top_p = a.top_p;
+  config.sampling.greedy = a.greedy;
+  config.eos_token = codec->eos_token();
+  if (!a.stop.empty()) config.stop_tokens = codec->encode(a.stop);
+
+  Generator gen(a.seed);
+  std::vector<Completion> completions =
+      generate(model, std::vector<std::vector<int>>((size_t)a.n, prompt), config, gen);
+  for (size_t i = 0; i < completions.size(); ++i) {
+    const Completion& c = completions[i];
+    std::string text = codec->decode(c.tokens);
+    if (a.json) {
+      nlohmann::json line = {{"index", i},
+                             {"prompt", a.prompt},
+                             {"completion", text},
+                             {"prompt_tokens", prompt},
+                             {"tokens", c.tokens},
+                             {"logprobs", c.logprobs},
+                             {"policy_logprobs", c.policy_logprobs},
+                             {"stop", stop_reason_name(c.stop)}};
+      // Model output may be any bytes: replace invalid UTF-8 rather than fail.
+      std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+      if (i > 0) std::cout << "\n----\n";
+      std::cout << a.prompt << text;
+    }
+  }
+  if (!a.json) std::cout << "\n";
+}
+
+}  // namespace
+
+void add_sample_command(CLI::App& app) {
+  auto a = std::make_shared<SampleArgs>();
+  CLI::App* cmd = app.add_subcommand("sample", "complete a prompt with a checkpoint's model");
+  const CLI::Range positive(1, 1 << 20);
+  cmd->add_option("--ckpt", a->ckpt, "checkpoint (safetensors) to load")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--prompt", a->prompt, "prompt text")->required();
+  cmd->add_option("--n", a->n, "completions of the prompt")->check(positive)->capture_default_str();
+  cmd->add_option("--temperature", a->temperature, "softmax temperature (0 = greedy)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--top-k", a->top_k, "sample from the k most likely tokens (0 = all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--top-p", a->top_p, "sample from the smallest nucleus of mass >= p (1 = all)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_flag("--greedy", a->greedy, "always take the most likely token");
+  cmd->add_option("--max-new", a->max_new, "most tokens to generate")->check(positive)->capture_default_str();
+  cmd->add_option("--seed", a->seed, "seed of the sampling draws")->capture_default_str();
+  cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--stop", a->stop, "stop a completion at any of these characters (e.g. a newline)");
+  cmd->add_flag("--json", a->json, "one JSON object per completion: text, tokens, log-probabilities");
+  cmd->callback([a]() { run_sample(*a); });
+}
+
+}  // namespace aha

@@ -1,0 +1,222 @@
+#include "model/config.h"
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace aha {
+namespace {
+
+[[noreturn]] void config_error(const std::string& what) {
+  throw std::runtime_error("GPTConfig: " + what);
+}
+
+void require_positive(const char* field, double value, const char* owner) {
+  if (!(value > 0))
+    throw std::runtime_error(std::string(owner) + ": " + field + " must be > 0, got " +
+                             std::to_string(value));
+}
+
+// Reads field `key` of `j`, naming it when it is missing or of the wrong type.
+template <typename T>
+T field(const nlohmann::json& j, const char* key, const char* owner) {
+  if (!j.contains(key))
+    throw std::runtime_error(std::string(owner) + " JSON: missing field '" + key + "'");
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string(owner) + " JSON: field '" + key + "': " + e.what());
+  }
+}
+
+nlohmann::json parse(const std::string& text, const char* owner) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string(owner) + " JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
+void GPTConfig::validate() const {
+  const char* owner = "GPTConfig";
+  require_positive("vocab_size", vocab_size, owner);
+  require_positive("context", context, owner);
+  require_positive("d_model", d_model, owner);
+  require_positive("n_layers", n_layers, owner);
+  require_positive("n_heads", n_heads, owner);
+  if (d_model % n_heads != 0)
+    config_error("d_model " + std::to_string(d_model) + " is not divisible by n_heads " +
+                 std::to_string(n_heads));
+  // Token ids travel as floats (tensor/tensor.h): exact only below 2^24.
+  if (vocab_size > (1 << 24)) config_error("vocab_size " + std::to_string(vocab_size) + " exceeds 2^24");
+}
+
+bool GPTConfig::operator==(const GPTConfig& o) const {
+  return vocab_size == o.vocab_size && context == o.context && d_model == o.d_model &&
+         n_layers == o.n_layers && n_heads == o.n_heads;
+}
+
+std::string GPTConfig::str() const {
+  return "vocab_size=" + std::to_string(vocab_size) + " context=" + std::to_string(context) +
+         " d_model=" + std::to_string(d_model) + " n_layers=" + std::to_string(n_layers) +
+         " n_heads=" + std::to_string(n_heads);
+}
+
+void TrainConfig::validate() const {
+  const char* owner = "TrainConfig";
+  require_positive("batch_size", batch_size, owner);
+  require_positive("grad_accum", grad_accum, owner);
+  require_positive("steps", steps, owner);
+  require_positive("lr", lr, owner);
+  require_positive("grad_clip", grad_clip, owner);
+  require_positive("eval_every", eval_every, owner);
+  require_positive("eval_batches", eval_batches, owner);
+  require_positive("ckpt_every", ckpt_every, owner);
+  if (min_lr < 0 || min_lr > lr)
+    throw std::runtime_error("TrainConfig: min_lr " + std::to_string(min_lr) + " must be in [0, lr " +
+                             std::to_string(lr) + "]");
+  if (warmup_steps < 0)
+    throw std::runtime_error("TrainConfig: warmup_steps must be >= 0, got " + std::to_string(warmup_steps));
+  if (weight_decay < 0)
+    throw std::runtime_error("TrainConfig: weight_decay must be >= 0, got " + std::to_string(weight_decay));
+  if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+    throw std::runtime_error("TrainConfig: beta1 " + std::to_string(beta1) + " and beta2 " +
+                             std::to_string(beta2) + " must be in [0, 1)");
+}
+
+bool TrainConfig::operator==(const TrainConfig& o) const {
+  return batch_size == o.batch_size && grad_accum == o.grad_accum && steps == o.steps && lr == o.lr &&
+         min_lr == o.min_lr && warmup_steps == o.warmup_steps && weight_decay == o.weight_decay &&
+         beta1 == o.beta1 && beta2 == o.beta2 && grad_clip == o.grad_clip &&
+         eval_every == o.eval_every && eval_batches == o.eval_batches && ckpt_every == o.ckpt_every &&
+         seed == o.seed;
+}
+
+// The presets of DESIGN.md. Model shapes are the issue's; the training knobs
+// are starting points sized so cpu-tiny finishes in minutes on a laptop and the
+// GPU presets within their time budget.
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = [] {
+    std::vector<Preset> p;
+
+    Preset tiny;
+    tiny.name = "cpu-tiny";
+    tiny.summary = "laptop / CI, minutes: d=128, 4 layers, 4 heads";
+    tiny.model = GPTConfig{0, 256, 128, 4, 4};
+    tiny.train.batch_size = 16;
+    tiny.train.steps = 1000;
+    tiny.train.lr = 1e-3f;
+    tiny.train.min_lr = 1e-4f;
+    tiny.train.warmup_steps = 50;
+    tiny.train.eval_every = 100;
+    tiny.train.ckpt_every = 250;
+    p.push_back(tiny);
+
+    Preset small;
+    small.name = "gpu-small";
+    small.summary = "one GPU, <= 20 min: d=384, 6 layers, 6 heads";
+    small.model = GPTConfig{0, 256, 384, 6, 6};
+    small.train.batch_size = 64;
+    small.train.steps = 3000;
+    small.train.lr = 6e-4f;
+    small.train.min_lr = 6e-5f;
+    small.train.warmup_steps = 200;
+    small.train.eval_every = 250;
+    small.train.ckpt_every = 1000;
+    p.push_back(small);
+
+    Preset medium;
+    medium.name = "gpu-medium";
+    medium.summary = "one GPU, <= 1 h: d=768, 12 layers, 12 heads";
+    medium.model = GPTConfig{0, 256, 768, 12, 12};
+    medium.train.batch_size = 64;
+    medium.train.steps = 5000;
+    medium.train.lr = 3e-4f;
+    medium.train.min_lr = 3e-5f;
+    medium.train.warmup_steps = 300;
+    medium.train.eval_every = 250;
+    medium.train.ckpt_every = 1000;
+    p.push_back(medium);
+    return p;
+  }();
+  return all;
+}
+
+const Preset& find_preset(const std::string& name) {
+  std::string names;
+  for (const Preset& p : presets()) {
+    if (p.name == name) return p;
+    names += (names.empty() ? "" : ", ") + p.name;
+  }
+  throw std::runtime_error("unknown preset '" + name + "' (presets: " + names + ")");
+}
+
+std::string to_json(const GPTConfig& c) {
+  nlohmann::json j = {{"vocab_size", c.vocab_size}, {"context", c.context}, {"d_model", c.d_model},
+                      {"n_layers", c.n_layers},     {"n_heads", c.n_heads}};
+  return j.dump();
+}
+
+std::string to_json(const TrainConfig& c) {
+  nlohmann::json j = {{"batch_size", c.batch_size},
+                      {"grad_accum", c.grad_accum},
+                      {"steps", c.steps},
+                      {"lr", c.lr},
+                      {"min_lr", c.min_lr},
+                      {"warmup_steps", c.warmup_steps},
+                      {"weight_decay", c.weight_decay},
+                      {"beta1", c.beta1},
+                      {"beta2", c.beta2},
+                      {"grad_clip", c.grad_clip},
+                      {"eval_every", c.eval_every},
+                      {"eval_batches", c.eval_batches},
+                      {"ckpt_every", c.ckpt_every},
+                      // a string: JSON readers (Python, JavaScript) lose 64-bit integers
+                      {"seed", std::to_string(c.seed)}};
+  return j.dump();
+}
+
+GPTConfig gpt_config_from_json(const std::string& text) {
+  const char* owner = "GPTConfig";
+  nlohmann::json j = parse(text, owner);
+  GPTConfig c;
+  c.vocab_size = field<int>(j, "vocab_size", owner);
+  c.context = field<int>(j, "context", owner);
+  c.d_model = field<int>(j, "d_model", owner);
+  c.n_layers = field<int>(j, "n_layers", owner);
+  c.n_heads = field<int>(j, "n_heads", owner);
+  c.validate();
+  return c;
+}
+
+TrainConfig train_config_from_json(const std::string& text) {
+  const char* owner = "TrainConfig";
+  nlohmann::json j = parse(text, owner);
+  TrainConfig c;
+  c.batch_size = field<int>(j, "batch_size", owner);
+  c.grad_accum = field<int>(j, "grad_accum", owner);
+  c.steps = field<int>(j, "steps", owner);
+  c.lr = field<float>(j, "lr", owner);
+  c.min_lr = field<float>(j, "min_lr", owner);
+  c.warmup_steps = field<int>(j, "warmup_steps", owner);
+  c.weight_decay = field<float>(j, "weight_decay", owner);
+  c.beta1 = field<float>(j, "beta1", owner);
+  c.beta2 = field<float>(j, "beta2", owner);
+  c.grad_clip = field<float>(j, "grad_clip", owner);
+  c.eval_every = field<int>(j, "eval_every", owner);
+  c.eval_batches = field<int>(j, "eval_batches", owner);
+  c.ckpt_every = field<int>(j, "ckpt_every", owner);
+  std::string seed = field<std::string>(j, "seed", owner);
+  try {
+    size_t used = 0;
+    c.seed = std::stoull(seed, &used);
+    if (used != seed.size()) throw std::invalid_argument(seed);
+  } catch (const std::exception&) {
+    throw std::runtime_error("TrainConfig JSON: field 'seed' is not an unsigned integer: '" + seed + "'");
+  }
+  c.validate();
+  return c;
+}
+
+}  // namespace aha

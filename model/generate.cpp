@@ -1,0 +1,71 @@
+#include "model/generate.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "model/inference.h"
+
+namespace aha {
+
+const char* stop_reason_name(StopReason reason) {
+  switch (reason) {
+    case StopReason::Eos: return "eos";
+    case StopReason::StopToken: return "stop_token";
+    case StopReason::MaxTokens: return "max_tokens";
+    case StopReason::Context: return "context";
+  }
+  return "unknown";
+}
+
+std::vector<Completion> generate(const GPT& model, const std::vector<std::vector<int>>& prompts,
+                                 const GenerateConfig& config, Generator& gen) {
+  if (config.max_new_tokens < 1)
+    throw std::runtime_error("generate: max_new_tokens must be >= 1, got " +
+                             std::to_string(config.max_new_tokens));
+  config.sampling.validate();
+  std::vector<Completion> completions(prompts.size());
+  if (prompts.empty()) return completions;
+
+  PrefillResult start = prefill(model, prompts);
+  KVCache& cache = start.cache;
+  Tensor logits = start.logits;  // [live, V]
+  // live[i]: the prompt index of the cache's row i.
+  std::vector<size_t> live(prompts.size());
+  for (size_t i = 0; i < live.size(); ++i) live[i] = i;
+
+  while (true) {
+    Samples next = sample(logits, config.sampling, gen);
+    std::vector<int64_t> keep;           // cache rows that go on
+    std::vector<int> fed;                // and the token each is fed
+    for (size_t i = 0; i < live.size(); ++i) {
+      Completion& c = completions[live[i]];
+      const int token = next.tokens[i];
+      c.tokens.push_back(token);
+      c.logprobs.push_back(next.logprobs[i]);
+      c.policy_logprobs.push_back(next.policy_logprobs[i]);
+      // The new token would be fed at position prompt + generated - 1.
+      const size_t length = prompts[live[i]].size() + c.tokens.size();
+      if (token == config.eos_token) c.stop = StopReason::Eos;
+      else if (std::find(config.stop_tokens.begin(), config.stop_tokens.end(), token) != config.stop_tokens.end())
+        c.stop = StopReason::StopToken;
+      else if ((int)c.tokens.size() >= config.max_new_tokens) c.stop = StopReason::MaxTokens;
+      else if ((int64_t)length > model.config().context) c.stop = StopReason::Context;
+      else {
+        keep.push_back((int64_t)i);
+        fed.push_back(token);
+      }
+    }
+    if (keep.empty()) break;
+    if (keep.size() < live.size()) {
+      cache.keep_rows(keep);
+      std::vector<size_t> still_live;
+      for (int64_t i : keep) still_live.push_back(live[(size_t)i]);
+      live = still_live;
+    }
+    logits = decode_step(model, cache, fed);
+  }
+  return completions;
+}
+
+}  // namespace aha

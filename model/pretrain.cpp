@@ -1,0 +1,246 @@
+#include "model/pretrain.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "autograd/adamw.h"
+#include "model/checkpoint.h"
+#include "model/lr_schedule.h"
+
+namespace aha {
+namespace {
+
+// Independent random streams derived from the one seed: stream i is seeded by
+// the i-th 64 random bits of the seed's own stream.
+enum Stream : uint64_t { kInitStream = 0, kDataStream = 1, kValStream = 2 };
+Generator stream(uint64_t seed, Stream which) { return Generator(rng::bits(seed, which)); }
+
+// Without a terminal (a log file, CI) the progress line is printed this often.
+constexpr int kProgressEveryNonTTY = 10;
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string duration_text(double seconds) {
+  long s = (long)std::lround(std::max(0.0, seconds));
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+// Mean validation loss over eval_batches batches. The batches come from a
+// fresh stream each time, so every evaluation scores the same sequences and
+// the training stream is not touched.
+float evaluate(const GPT& model, SequenceSource& source, const TrainConfig& train) {
+  NoGradGuard no_grad;
+  Generator rng = stream(train.seed, kValStream);
+  double total = 0.0;
+  for (int i = 0; i < train.eval_batches; ++i) {
+    TokenBatch batch = make_batch(source, rng, train.batch_size, model.config(), model.device());
+    total += model.loss(batch.tokens, batch.targets, batch.mask).value().item();
+  }
+  return (float)(total / train.eval_batches);
+}
+
+uint64_t parse_u64(const Checkpoint& ckpt, const std::string& key) {
+  const std::string& text = ckpt.metadata_value(key);
+  try {
+    size_t used = 0;
+    uint64_t value = std::stoull(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw std::runtime_error("checkpoint '" + ckpt.path() + "': metadata '" + key + "' is not a number: '" + text + "'");
+}
+
+// Everything of a resumed run that must equal the interrupted one.
+void check_resume_matches(const Checkpoint& ckpt, const GPTConfig& model_config, const TrainConfig& train,
+                          const SequenceSource& data) {
+  const std::string where = "resume from '" + ckpt.path() + "': ";
+  if (ckpt.config() != model_config)
+    throw std::runtime_error(where + "config mismatch: the checkpoint has " + ckpt.config().str() +
+                             ", this run asks for " + model_config.str());
+  TrainConfig saved = train_config_from_json(ckpt.metadata_value("train.config"));
+  saved.steps = train.steps;  // the one knob a resume may change (a longer run)
+  if (saved != train)
+    throw std::runtime_error(where + "training config mismatch: the checkpoint was trained with " +
+                             to_json(saved) + ", this run asks for " + to_json(train));
+  if (ckpt.tokenizer() != data.tokenizer_version())
+    throw std::runtime_error(where + "the training data's tokenizer differs from the checkpoint's ('" +
+                             data.tokenizer_version().substr(0, 40) + "...' vs '" +
+                             ckpt.tokenizer().substr(0, 40) + "...')");
+  if (!ckpt.has_optimizer()) throw std::runtime_error(where + "the checkpoint holds no optimizer state");
+}
+
+}  // namespace
+
+TokenBatch make_batch(SequenceSource& source, Generator& rng, int batch_size, const GPTConfig& config,
+                      Device device) {
+  std::vector<TokenSequence> seqs;
+  size_t longest = 0;
+  for (int b = 0; b < batch_size; ++b) {
+    seqs.push_back(source.next(rng));
+    const TokenSequence& s = seqs.back();
+    if (s.tokens.size() < 2 || (int64_t)s.tokens.size() > (int64_t)config.context + 1)
+      throw std::runtime_error("make_batch: a sequence of " + std::to_string(s.tokens.size()) +
+                               " tokens; need 2 .. context + 1 = " + std::to_string(config.context + 1));
+    if (s.loss_mask.size() != s.tokens.size())
+      throw std::runtime_error("make_batch: loss_mask has " + std::to_string(s.loss_mask.size()) +
+                               " entries for " + std::to_string(s.tokens.size()) + " tokens");
+    for (int t : s.tokens)
+      if (t < 0 || t >= config.vocab_size)
+        throw std::runtime_error("make_batch: token " + std::to_string(t) + " outside the vocabulary [0, " +
+                                 std::to_string(config.vocab_size) + ")");
+    longest = std::max(longest, s.tokens.size());
+  }
+  const int64_t B = batch_size, T = (int64_t)longest - 1;
+  std::vector<float> tokens((size_t)(B * T), 0.0f), targets((size_t)(B * T), 0.0f), mask((size_t)(B * T), 0.0f);
+  TokenBatch batch;
+  for (int64_t b = 0; b < B; ++b) {
+    const TokenSequence& s = seqs[(size_t)b];
+    for (size_t t = 0; t + 1 < s.tokens.size(); ++t) {
+      const size_t at = (size_t)(b * T) + t;
+      tokens[at] = (float)s.tokens[t];
+      targets[at] = (float)s.tokens[t + 1];
+      mask[at] = s.loss_mask[t + 1];
+    }
+    batch.real_tokens += (int64_t)s.tokens.size() - 1;
+  }
+  batch.tokens = Tensor::from_vector(tokens, Shape{B, T}, device);
+  batch.targets = Tensor::from_vector(targets, Shape{B, T}, device);
+  batch.mask = Tensor::from_vector(mask, Shape{B, T}, device);
+  return batch;
+}
+
+PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train, SequenceSource& train_data,
+                        SequenceSource* val_data, Device device, const PretrainOptions& options) {
+  model_config.validate();
+  train.validate();
+  if (options.out_path.empty()) throw std::runtime_error("pretrain: no checkpoint path (--out)");
+  if (model_config.vocab_size != train_data.vocab_size())
+    throw std::runtime_error("pretrain: the model's vocab_size " + std::to_string(model_config.vocab_size) +
+                             " differs from the data's " + std::to_string(train_data.vocab_size()));
+  const int last_step = options.stop_at > 0 ? std::min(options.stop_at, train.steps) : train.steps;
+
+  GPT model(model_config, device);
+  AdamWConfig adam;
+  adam.beta1 = train.beta1;
+  adam.beta2 = train.beta2;
+  adam.weight_decay = train.weight_decay;
+  AdamW optimizer(model.params(), adam, model.decay_mask());
+  Generator data_rng = stream(train.seed, kDataStream);
+  int step = 0;
+  if (options.resume_path.empty()) {
+    Generator init = stream(train.seed, kInitStream);
+    model.init_weights(init);
+  } else {
+    Checkpoint ckpt = Checkpoint::read(options.resume_path);
+    check_resume_matches(ckpt, model_config, train, train_data);
+    ckpt.load_model_into(model);
+    ckpt.load_optimizer_into(optimizer, model);
+    step = (int)parse_u64(ckpt, "train.step");
+    data_rng.set_state(parse_u64(ckpt, "train.rng_seed"), parse_u64(ckpt, "train.rng_offset"));
+  }
+  if (step >= last_step)
+    throw std::runtime_error("pretrain: the run is already at step " + std::to_string(step) +
+                             "; ask for more --steps to continue it");
+
+  // Folders first, so a bad path fails now rather than after the training it would have saved.
+  const std::filesystem::path out_path(options.out_path);
+  if (out_path.has_parent_path()) std::filesystem::create_directories(out_path.parent_path());
+  std::ofstream log;
+  if (!options.log_path.empty()) {
+    const std::filesystem::path log_path(options.log_path);
+    if (log_path.has_parent_path()) std::filesystem::create_directories(log_path.parent_path());
+    log.open(options.log_path, options.resume_path.empty() ? std::ios::trunc : std::ios::app);
+    if (!log) throw std::runtime_error("pretrain: cannot write the log '" + options.log_path + "'");
+  }
+
+  auto save = [&](int at_step, float val_loss) {
+    std::map<std::string, std::string> meta = {
+        {"preset", options.preset},
+        {"train.config", to_json(train)},
+        {"train.step", std::to_string(at_step)},
+        {"train.rng_seed", std::to_string(data_rng.seed())},
+        {"train.rng_offset", std::to_string(data_rng.offset())},
+        {"train.val_loss", std::isnan(val_loss) ? "null" : std::to_string(val_loss)}};
+    save_checkpoint(options.out_path, model, train_data.tokenizer_version(), meta, &optimizer);
+  };
+
+  const bool tty = ::isatty(STDERR_FILENO);
+  PretrainResult result;
+  result.num_params = model.num_params();
+  result.val_loss = NAN;
+  const std::vector<Var> params = model.params();
+  const Clock::time_point run_start = Clock::now();
+  int64_t run_tokens = 0;
+  double step_seconds_avg = 0.0;
+  const int first_step = step + 1;
+  if (options.progress)
+    std::fprintf(stderr, "pretrain: %lld parameters, %s, steps %d..%d of %d\n", (long long)result.num_params,
+                 device_name(device), first_step, last_step, train.steps);
+
+  for (step = first_step; step <= last_step; ++step) {
+    const Clock::time_point step_start = Clock::now();
+    double loss_sum = 0.0;
+    int64_t step_tokens = 0;
+    for (int micro = 0; micro < train.grad_accum; ++micro) {
+      TokenBatch batch = make_batch(train_data, data_rng, train.batch_size, model_config, device);
+      Var loss = model.loss(batch.tokens, batch.targets, batch.mask);
+      loss_sum += loss.value().item();
+      step_tokens += batch.real_tokens;
+      // The mean over micro-batches: each contributes 1/grad_accum of the gradient.
+      mul_scalar(loss, 1.0f / (float)train.grad_accum).backward();
+    }
+    const float grad_norm = clip_grad_norm(params, train.grad_clip);
+    const float lr = warmup_cosine_lr(step, train.steps, train.warmup_steps, train.lr, train.min_lr);
+    optimizer.step(lr);
+    optimizer.zero_grad();
+
+    const double step_seconds = seconds_since(step_start);
+    step_seconds_avg = step == first_step ? step_seconds : 0.9 * step_seconds_avg + 0.1 * step_seconds;
+    run_tokens += step_tokens;
+    result.last_step = step;
+    result.train_loss = (float)(loss_sum / train.grad_accum);
+    const bool at_end = step == last_step;
+    const bool evaluated = val_data && (step % train.eval_every == 0 || at_end);
+    if (evaluated) result.val_loss = evaluate(model, *val_data, train);
+
+    nlohmann::json line = {{"step", step},
+                           {"loss", result.train_loss},
+                           {"lr", lr},
+                           {"grad_norm", grad_norm},
+                           {"tokens", step_tokens},
+                           {"tokens_per_s", step_tokens / std::max(step_seconds, 1e-9)},
+                           {"elapsed_s", seconds_since(run_start)}};
+    if (evaluated) line["val_loss"] = result.val_loss;
+    if (log.is_open()) log << line.dump() << "\n" << std::flush;
+
+    if (options.progress && (tty || step % kProgressEveryNonTTY == 0 || evaluated || at_end)) {
+      char val[32] = "";
+      if (!std::isnan(result.val_loss)) std::snprintf(val, sizeof val, " | val %.4f", result.val_loss);
+      std::fprintf(stderr, "%sstep %d/%d | loss %.4f%s | lr %.2e | %.0f tok/s | ETA %s%s", tty ? "\r" : "", step,
+                   train.steps, result.train_loss, val, lr, step_tokens / std::max(step_seconds, 1e-9),
+                   duration_text(step_seconds_avg * (last_step - step)).c_str(),
+                   tty && !(evaluated || at_end) ? "   " : "\n");
+      std::fflush(stderr);
+    }
+    if (step % train.ckpt_every == 0 || at_end) save(step, result.val_loss);
+  }
+  result.tokens_per_second = run_tokens / std::max(seconds_since(run_start), 1e-9);
+  return result;
+}
+
+}  // namespace aha
