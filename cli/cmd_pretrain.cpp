@@ -1,16 +1,21 @@
 // `aha pretrain`: next-token pretraining of a GPT preset on a stream of token
 // sequences (model/pretrain.h), writing a checkpoint that `aha sample` and
-// `aha grpo` read and that `--resume` continues exactly.
+// `aha grpo` read and that `--resume` continues exactly. The data is the
+// arithmetic corpus (data/corpus.h, packed by grpo/corpus_source.h), or with
+// --text any text file read character by character.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 
 #include "cli/commands.h"
+#include "data/corpus.h"
+#include "grpo/corpus_source.h"
 #include "model/char_text.h"
 #include "model/checkpoint.h"
 #include "model/pretrain.h"
@@ -21,10 +26,23 @@ namespace {
 // The share of --text held out for validation when no --val-text is given.
 constexpr double kValFraction = 0.1;
 
+// The corpus seeds of the training and validation streams, drawn from the
+// training seed (counters apart from model/pretrain.cpp's streams 0..2).
+constexpr uint64_t kTrainCorpusStream = 0x636f72707573ULL;  // "corpus"
+constexpr uint64_t kValCorpusStream = 0x76616c636f7270ULL;  // "valcorp"
+
+// Checkpoint metadata naming the data, so that --resume trains on the same.
+const char* const kDataSourceKey = "data.source";  // "corpus" or "text"
+const char* const kDataTaskKey = "data.task";      // --task
+const char* const kDataMixKey = "data.mix";        // --mix as given
+const char* const kDataCorpusKey = "data.corpus";  // the normalised mixture, for people
+
 struct PretrainArgs {
   std::string preset = "cpu-tiny";
   std::string device = "cpu";
   std::string out;
+  std::string task = "all";
+  std::string mix;
   std::string text, val_text;
   std::string resume;
   std::string log;
@@ -37,12 +55,28 @@ struct PretrainArgs {
 
 struct Sources {
   std::unique_ptr<SequenceSource> train, val;
+  std::map<std::string, std::string> metadata;  // names the data in the checkpoint
 };
 
-// The training data. Today: a text file read character by character; the
-// arithmetic corpus adds its own branch here.
-Sources make_sources(const PretrainArgs& a, int context) {
-  if (a.text.empty()) throw std::runtime_error("pretrain: no training data: pass --text FILE");
+// The training data: the arithmetic corpus (--task, --mix), or a text file
+// read character by character (--text). Validation draws from the same corpus
+// with another seed (still Train-split problems: a loss, not a benchmark;
+// `aha eval` scores the Test split).
+Sources make_sources(const PretrainArgs& a, int context, uint64_t seed) {
+  Sources s;
+  if (a.text.empty()) {
+    const data::CorpusConfig corpus = corpus_for_task(a.task, a.mix);
+    s.train = std::make_unique<CorpusSource>(corpus, rng::bits(seed, kTrainCorpusStream), context + 1);
+    s.val = std::make_unique<CorpusSource>(corpus, rng::bits(seed, kValCorpusStream), context + 1);
+    s.metadata = {{kDataSourceKey, "corpus"},
+                  {kDataTaskKey, a.task},
+                  {kDataMixKey, a.mix},
+                  {kDataCorpusKey, data::describe_mix(corpus)}};
+    std::fprintf(stderr, "pretrain: arithmetic corpus, task %s: %s\n", a.task.c_str(),
+                 data::describe_mix(corpus).c_str());
+    return s;
+  }
+  s.metadata = {{kDataSourceKey, "text"}};
   std::string text = read_text_file(a.text);
   std::string train_text, val_text;
   if (a.val_text.empty()) {
@@ -53,7 +87,6 @@ Sources make_sources(const PretrainArgs& a, int context) {
   }
   // One vocabulary over both, so a validation byte is never unknown.
   CharVocab vocab = CharVocab::from_text(train_text + val_text);
-  Sources s;
   s.train = std::make_unique<CharTextSource>(train_text, vocab, context + 1);
   s.val = std::make_unique<CharTextSource>(val_text, vocab, context + 1);
   return s;
@@ -64,7 +97,7 @@ std::string default_log_path(const std::string& out) {
   return (std::filesystem::path("logs") / std::filesystem::path(out).stem()).string() + ".jsonl";
 }
 
-void run_pretrain(const PretrainArgs& a, const CLI::App& cmd) {
+void run_pretrain(PretrainArgs a, const CLI::App& cmd) {
   Device device = parse_device(a.device);
   require_device(device);
   GPTConfig model;
@@ -89,7 +122,7 @@ void run_pretrain(const PretrainArgs& a, const CLI::App& cmd) {
   } else {
     // A resumed run is the interrupted run: only its length may change.
     for (const char* knob : {"--preset", "--context", "--batch-size", "--grad-accum", "--warmup", "--eval-every",
-                             "--ckpt-every", "--lr", "--seed"})
+                             "--ckpt-every", "--lr", "--seed", "--task", "--mix"})
       if (cmd.count(knob))
         throw std::runtime_error(std::string("pretrain: ") + knob +
                                  " cannot change on --resume (the checkpoint's settings continue)");
@@ -98,9 +131,24 @@ void run_pretrain(const PretrainArgs& a, const CLI::App& cmd) {
     train = train_config_from_json(ckpt.metadata_value("train.config"));
     preset_name = ckpt.metadata_value("preset");
     if (a.steps) train.steps = a.steps;
+    // The same data: the corpus and mixture the checkpoint records, or the
+    // text, which is not stored and must be given again. Checkpoints without
+    // the key predate the corpus, so they were trained on text.
+    const auto& meta = ckpt.metadata();
+    const auto source = meta.find(kDataSourceKey);
+    if (source != meta.end() && source->second == "corpus") {
+      if (!a.text.empty())
+        throw std::runtime_error("pretrain: the checkpoint was pretrained on the arithmetic corpus; --text cannot "
+                                 "change on --resume");
+      a.task = ckpt.metadata_value(kDataTaskKey);
+      a.mix = ckpt.metadata_value(kDataMixKey);
+    } else if (a.text.empty()) {
+      throw std::runtime_error("pretrain: the checkpoint was pretrained on a text file; pass the same --text "
+                               "(and --val-text) to resume it");
+    }
   }
 
-  Sources data = make_sources(a, model.context);
+  Sources data = make_sources(a, model.context, train.seed);
   if (a.resume.empty()) model.vocab_size = data.train->vocab_size();
 
   PretrainOptions options;
@@ -109,6 +157,7 @@ void run_pretrain(const PretrainArgs& a, const CLI::App& cmd) {
   options.resume_path = a.resume;
   options.stop_at = a.stop_at;
   options.preset = preset_name;
+  options.extra_metadata = data.metadata;
   PretrainResult r = pretrain(model, train, *data.train, data.val.get(), device, options);
 
   std::printf("{\"checkpoint\": \"%s\", \"preset\": \"%s\", \"device\": \"%s\", \"params\": %lld, \"step\": %d, "
@@ -130,7 +179,17 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--preset", a->preset, "model and training preset:" + names)->capture_default_str();
   cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--out", a->out, "checkpoint to write (every --ckpt-every steps and at the end)")->required();
-  cmd->add_option("--text", a->text, "training text (UTF-8), read character by character")->check(CLI::ExistingFile);
+  cmd->add_option("--task", a->task,
+                  "the arithmetic corpus's task: add, mul, countdown, or all (the three mixed)")
+      ->check(CLI::IsMember({"add", "mul", "countdown", "all"}))
+      ->capture_default_str();
+  cmd->add_option("--mix", a->mix,
+                  "corpus mixture as key=value,...: task weights add, mul, countdown (default 1 each); "
+                  "style weights direct, steps, verify, correct (default 0.7, 0.2, 0.05, 0.05); noise, the "
+                  "share of documents with a wrong answer (default 0.05). E.g. --mix steps=0.4,verify=0.1,noise=0");
+  cmd->add_option("--text", a->text,
+                  "train on this text file (UTF-8) read character by character, instead of the arithmetic corpus")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--val-text", a->val_text, "validation text (default: the last 10% of --text)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--resume", a->resume, "continue this checkpoint's run exactly")->check(CLI::ExistingFile);
@@ -145,7 +204,14 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--warmup", a->warmup, "linear warmup steps")->check(CLI::NonNegativeNumber);
   cmd->add_option("--eval-every", a->eval_every, "validation loss every this many steps")->check(positive);
   cmd->add_option("--ckpt-every", a->ckpt_every, "checkpoint every this many steps")->check(positive);
-  cmd->callback([a, cmd]() { run_pretrain(*a, *cmd); });
+  cmd->callback([a, cmd]() {
+    if (!a->text.empty() && (cmd->count("--task") || cmd->count("--mix")))
+      throw std::runtime_error("pretrain: --task and --mix shape the arithmetic corpus; --text trains on a text "
+                               "file instead: pass one or the other");
+    if (a->text.empty() && !a->val_text.empty())
+      throw std::runtime_error("pretrain: --val-text goes with --text (the corpus has its own validation stream)");
+    run_pretrain(*a, *cmd);
+  });
 }
 
 }  // namespace aha

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "data/tokenizer.h"
+#include "grpo/corpus_source.h"
 #include "model/char_text.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
@@ -35,12 +37,32 @@ struct SampleArgs {
 
 // The codec for a checkpoint's tokenizer version.
 std::unique_ptr<TextCodec> codec_for(const std::string& version) {
+  if (version == data::Tokenizer::kVersion) return std::make_unique<TokenizerCodec>();
   if (CharVocab::is_char_version(version)) return std::make_unique<CharVocab>(CharVocab::from_version(version));
   throw std::runtime_error("sample: the checkpoint's tokenizer '" + version.substr(0, 40) +
-                           "' is unknown to this aha (known: char-v1)");
+                           "' is unknown to this aha (known: " + data::Tokenizer::kVersion + ", char-v1)");
 }
 
-void run_sample(const SampleArgs& a) {
+// A shell passes "\n" in double quotes as a backslash and an n, so the
+// prompt and --stop read the escapes \n (newline), \t (tab) and \\ (a
+// backslash); any other backslash stays as it is.
+std::string unescape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    if (text[i] == '\\' && (next == 'n' || next == 't' || next == '\\')) {
+      out += next == 'n' ? '\n' : next == 't' ? '\t' : '\\';
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+void run_sample(SampleArgs a) {
+  a.prompt = unescape(a.prompt);
+  a.stop = unescape(a.stop);
   Device device = parse_device(a.device);
   require_device(device);
   Checkpoint ckpt = Checkpoint::read(a.ckpt);
@@ -93,7 +115,10 @@ void add_sample_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("sample", "complete a prompt with a checkpoint's model");
   const CLI::Range positive(1, 1 << 20);
   cmd->add_option("--ckpt", a->ckpt, "checkpoint (safetensors) to load")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--prompt", a->prompt, "prompt text")->required();
+  cmd->add_option("--prompt", a->prompt,
+                  "prompt text; \\n is a newline, \\t a tab, \\\\ a backslash. For an arithmetic "
+                  "checkpoint write special tokens as text: --prompt \"<bos>what is 12+34?\\n\"")
+      ->required();
   cmd->add_option("--n", a->n, "completions of the prompt")->check(positive)->capture_default_str();
   cmd->add_option("--temperature", a->temperature, "softmax temperature (0 = greedy)")
       ->check(CLI::NonNegativeNumber)
@@ -108,7 +133,7 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--max-new", a->max_new, "most tokens to generate")->check(positive)->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed of the sampling draws")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-  cmd->add_option("--stop", a->stop, "stop a completion at any of these characters (e.g. a newline)");
+  cmd->add_option("--stop", a->stop, "stop a completion at any of these characters (e.g. \\n, a newline)");
   cmd->add_flag("--json", a->json, "one JSON object per completion: text, tokens, log-probabilities");
   cmd->callback([a]() { run_sample(*a); });
 }

@@ -12,4 +12,7 @@ void add_data_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_grpo_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 }  // namespace aha

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   aha::add_pretrain_command(app);
   aha::add_sample_command(app);
   aha::add_bench_command(app);
+  aha::add_eval_command(app);
+  aha::add_grpo_command(app);
+  aha::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -176,6 +176,7 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
         {"train.rng_seed", std::to_string(data_rng.seed())},
         {"train.rng_offset", std::to_string(data_rng.offset())},
         {"train.val_loss", std::isnan(val_loss) ? "null" : std::to_string(val_loss)}};
+    meta.insert(options.extra_metadata.begin(), options.extra_metadata.end());
     save_checkpoint(options.out_path, model, train_data.tokenizer_version(), meta, &optimizer);
   };
 

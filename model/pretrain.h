@@ -11,6 +11,7 @@
 // the data RNG state).
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "model/config.h"
@@ -26,6 +27,10 @@ struct PretrainOptions {
   int stop_at = 0;          // stop after this step, as if interrupted (0 = run to train.steps)
   bool progress = true;     // progress line on stderr
   std::string preset;       // recorded in the checkpoint's metadata
+  // Also recorded in every checkpoint (e.g. which data the run trains on, so
+  // that a resume can use the same); the loop's own keys ("preset",
+  // "train.*") take precedence.
+  std::map<std::string, std::string> extra_metadata;
 };
 
 struct PretrainResult {

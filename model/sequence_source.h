@@ -1,7 +1,7 @@
 // The one interface between training data and the pretraining loop: a stream
 // of token sequences. The character-level text source (model/char_text.h)
 // implements it here; the arithmetic corpus (data/) plugs in through an
-// adapter in cli/.
+// adapter, grpo/corpus_source.h.
 #pragma once
 
 #include <string>

@@ -1,0 +1,216 @@
+// `aha run`: the whole pipeline of DESIGN.md in one command —
+//   corpus -> pretrain -> eval base -> GRPO -> eval RL -> a before/after table.
+// Everything lands in one run directory, the layout the notebooks read:
+//   base.safetensors, pretrain.jsonl, eval_base_{test,ood}.json,
+//   rl.safetensors, grpo.jsonl, eval_rl_{test,ood}.json, summary.json
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/grpo_options.h"
+#include "grpo/corpus_source.h"
+#include "grpo/eval.h"
+#include "model/checkpoint.h"
+#include "model/pretrain.h"
+
+namespace aha {
+namespace {
+
+struct RunArgs {
+  GrpoArgs grpo;
+  std::string device = "cpu";
+  std::string out;   // default runs/<preset>-<task>-seed<seed>
+  std::string mix;   // corpus mixture (data::parse_corpus_mix), e.g. "verify=0,correct=0"
+  std::string base;  // an existing base model: skip pretraining
+  int pretrain_steps = 0;
+  int eval_problems = 0;
+  std::vector<int> ks;
+};
+
+// Streams of the one seed for the corpus (distinct from those model/pretrain.cpp draws).
+constexpr uint64_t kTrainCorpusStream = 0x72756e2d747261ULL;  // "run-tra"
+constexpr uint64_t kValCorpusStream = 0x72756e2d76616cULL;    // "run-val"
+
+void write_json_atomically(const std::string& path, const nlohmann::json& j) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw std::runtime_error("run: cannot write '" + tmp + "'");
+    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    if (!out) throw std::runtime_error("run: writing '" + tmp + "' failed");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+EvalResult run_eval(const std::string& ckpt_path, const std::string& what, const GrpoConfig& grpo,
+                    const RunPreset& preset, const RunArgs& a, Device device, bool ood, const std::string& out) {
+  const GPT model = Checkpoint::read(ckpt_path).load_model(device);
+  EvalConfig config;
+  config.task = grpo.rollout.task;
+  config.ood = ood;
+  config.n = a.eval_problems ? a.eval_problems : preset.eval_problems;
+  config.ks = a.ks.empty() ? preset.eval_ks : a.ks;
+  config.max_new_tokens = grpo.rollout.max_new_tokens;
+  config.reward = grpo.rollout.reward;
+  std::fprintf(stderr, "run: eval %s on %s (%d problems, pass@k for k up to %d)\n", what.c_str(),
+               ood ? "the OOD set" : "the test split", config.n, config.samples_per_problem());
+  EvalResult r = evaluate(model, config, true);
+  nlohmann::json j = r.to_json();
+  j["checkpoint"] = ckpt_path;
+  write_json_atomically(out, j);
+  return r;
+}
+
+std::string percent(double x) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * x);
+  return buf;
+}
+
+// The before/after table: the numbers R1's Table 2 and Figures 2-3 track.
+std::string before_after_table(const EvalResult& bt, const EvalResult& bo, const EvalResult& rt,
+                               const EvalResult& ro) {
+  std::ostringstream s;
+  char line[160];
+  auto row = [&](const char* name, const std::string& base, const std::string& rl) {
+    std::snprintf(line, sizeof line, "| %-34s | %10s | %10s |\n", name, base.c_str(), rl.c_str());
+    s << line;
+  };
+  auto number = [](double x) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.1f", x);
+    return std::string(buf);
+  };
+  row("", "base", "RL");
+  s << "|------------------------------------|------------|------------|\n";
+  row("pass@1 greedy, test", percent(bt.pass1_greedy), percent(rt.pass1_greedy));
+  if (bt.pass1_sampled && rt.pass1_sampled)
+    row("pass@1 sampled, test", percent(*bt.pass1_sampled), percent(*rt.pass1_sampled));
+  for (const auto& [k, value] : bt.pass_at_k)
+    if (k > 1 && rt.pass_at_k.count(k))
+      row(("pass@" + std::to_string(k) + ", test").c_str(), percent(value), percent(rt.pass_at_k.at(k)));
+  row("pass@1 greedy, OOD", percent(bo.pass1_greedy), percent(ro.pass1_greedy));
+  row("format rate, test", percent(bt.format_rate), percent(rt.format_rate));
+  row("completion length (tokens), test", number(bt.mean_length), number(rt.mean_length));
+  const auto self_checking = [](const EvalResult& r) {
+    return r.style_share[(int)data::Style::Verify] + r.style_share[(int)data::Style::Correct];
+  };
+  row("self-checking completions, test", percent(self_checking(bt)), percent(self_checking(rt)));
+  row("checks per completion, test", number(bt.checks_per_completion), number(rt.checks_per_completion));
+  for (int st = 0; st < data::kNumStyles; ++st)
+    row((std::string("style ") + data::style_name((data::Style)st) + ", test").c_str(), percent(bt.style_share[st]),
+        percent(rt.style_share[st]));
+  return s.str();
+}
+
+void run_pipeline(const RunArgs& a) {
+  const Device device = parse_device(a.device);
+  require_device(device);
+  const RunPreset& preset = find_run_preset(a.grpo.preset);
+  const GrpoConfig grpo = make_grpo_config(a.grpo);
+  const std::string task = data::task_name(grpo.rollout.task);
+  const std::string dir =
+      a.out.empty() ? "runs/" + preset.name + "-" + task + "-seed" + std::to_string(a.grpo.seed) : a.out;
+  std::filesystem::create_directories(dir);
+  const std::string base_path = a.base.empty() ? dir + "/base.safetensors" : a.base;
+  const std::string rl_path = dir + "/rl.safetensors";
+  const auto start = std::chrono::steady_clock::now();
+
+  // 1. pretrain the base model on the arithmetic web
+  if (a.base.empty()) {
+    const Preset& model_preset = find_preset(preset.name);
+    TrainConfig train = model_preset.train;
+    train.steps = a.pretrain_steps ? a.pretrain_steps : preset.pretrain_steps;
+    train.seed = a.grpo.seed;
+    train.ckpt_every = train.steps;
+    train.eval_every = std::max(1, train.steps / 10);
+    train.warmup_steps = std::min(train.warmup_steps, train.steps / 10);
+    GPTConfig model = model_preset.model;
+    const data::CorpusConfig corpus = corpus_for_task(task, a.mix);
+    CorpusSource train_data(corpus, rng::bits(train.seed, kTrainCorpusStream), model.context + 1);
+    CorpusSource val_data(corpus, rng::bits(train.seed, kValCorpusStream), model.context + 1);
+    model.vocab_size = train_data.vocab_size();
+    std::fprintf(stderr, "run: 1/5 pretrain %s on %s for %d steps; corpus %s\n", preset.name.c_str(), task.c_str(),
+                 train.steps, data::describe_mix(corpus).c_str());
+    PretrainOptions options;
+    options.out_path = base_path;
+    options.log_path = dir + "/pretrain.jsonl";
+    options.preset = preset.name;
+    options.extra_metadata = {{"data.source", "corpus"}, {"data.task", task}, {"data.mix", a.mix}};
+    pretrain(model, train, train_data, &val_data, device, options);
+  } else {
+    std::fprintf(stderr, "run: 1/5 pretrain skipped: base model %s\n", base_path.c_str());
+  }
+
+  // 2. the base model's held-out numbers
+  std::fprintf(stderr, "run: 2/5 eval the base model\n");
+  const EvalResult base_test = run_eval(base_path, "base", grpo, preset, a, device, false, dir + "/eval_base_test.json");
+  const EvalResult base_ood = run_eval(base_path, "base", grpo, preset, a, device, true, dir + "/eval_base_ood.json");
+
+  // 3. GRPO
+  std::fprintf(stderr, "run: 3/5 GRPO (%s) for %d steps\n", loss_variant_name(grpo.loss), grpo.steps);
+  GrpoOptions options;
+  options.init_path = base_path;
+  options.out_path = rl_path;
+  options.log_path = dir + "/grpo.jsonl";
+  train_grpo(grpo, device, options);
+
+  // 4. the RL model's held-out numbers
+  std::fprintf(stderr, "run: 4/5 eval the RL model\n");
+  const EvalResult rl_test = run_eval(rl_path, "RL", grpo, preset, a, device, false, dir + "/eval_rl_test.json");
+  const EvalResult rl_ood = run_eval(rl_path, "RL", grpo, preset, a, device, true, dir + "/eval_rl_ood.json");
+
+  // 5. the summary
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string table = before_after_table(base_test, base_ood, rl_test, rl_ood);
+  nlohmann::json summary = {{"preset", preset.name},
+                            {"task", task},
+                            {"seed", a.grpo.seed},
+                            {"device", device_name(device)},
+                            {"loss", loss_variant_name(grpo.loss)},
+                            {"mix", a.mix.empty() ? "default" : a.mix},
+                            {"label", preset.name + " " + task + " seed " + std::to_string(a.grpo.seed) +
+                                          (a.mix.empty() ? "" : " mix " + a.mix)},
+                            {"grpo_config", nlohmann::json::parse(to_json(grpo))},
+                            {"seconds", seconds},
+                            {"base", {{"test", base_test.to_json()}, {"ood", base_ood.to_json()}}},
+                            {"rl", {{"test", rl_test.to_json()}, {"ood", rl_ood.to_json()}}},
+                            {"table", table}};
+  for (auto* side : {&summary["base"]["test"], &summary["base"]["ood"], &summary["rl"]["test"], &summary["rl"]["ood"]})
+    side->erase("samples");  // they are in the eval files
+  write_json_atomically(dir + "/summary.json", summary);
+  std::fprintf(stderr, "run: 5/5 done in %.1f min; results in %s/\n", seconds / 60.0, dir.c_str());
+  std::printf("aha run: %s, task %s, seed %llu, %s, %.1f min\n\n%s\n", preset.name.c_str(), task.c_str(),
+              (unsigned long long)a.grpo.seed, device_name(device), seconds / 60.0, table.c_str());
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "the whole pipeline: corpus, pretrain, eval base, GRPO, eval RL, a before/after table");
+  add_grpo_options(cmd, a->grpo, true);
+  cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--out", a->out, "run directory (default: runs/<preset>-<task>-seed<seed>)");
+  cmd->add_option("--mix", a->mix,
+                  "corpus mixture, e.g. \"verify=0,correct=0\" (keys: direct steps verify correct noise)");
+  cmd->add_option("--base", a->base, "use this base model instead of pretraining one")->check(CLI::ExistingFile);
+  cmd->add_option("--pretrain-steps", a->pretrain_steps, "pretraining steps (default: the preset's)")
+      ->check(CLI::Range(1, 1 << 30));
+  cmd->add_option("--eval-n", a->eval_problems, "problems of the before/after evals (default: the preset's)")
+      ->check(CLI::Range(1, 1 << 30));
+  cmd->add_option("--k", a->ks, "pass@k for these k in the before/after evals (default: the preset's)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4096));
+  cmd->callback([a]() { run_pipeline(*a); });
+}
+
+}  // namespace aha

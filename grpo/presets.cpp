@@ -1,0 +1,77 @@
+#include "grpo/presets.h"
+
+#include <stdexcept>
+
+namespace aha {
+
+const std::vector<RunPreset>& run_presets() {
+  static const std::vector<RunPreset> all = [] {
+    std::vector<RunPreset> p;
+
+    // Sized for `make demo`: the whole pipeline within 15 minutes on 2 CPU cores.
+    RunPreset tiny;
+    tiny.name = "cpu-tiny";
+    tiny.default_task = "add";
+    tiny.pretrain_steps = 300;
+    tiny.grpo.rollout.prompts = 8;
+    tiny.grpo.rollout.group_size = 8;
+    tiny.grpo.rollout.max_new_tokens = 160;
+    tiny.grpo.steps = 60;
+    tiny.grpo.lr = 1e-4f;
+    tiny.grpo.objective.beta = 0.02f;
+    tiny.grpo.eval_every = 20;
+    tiny.grpo.eval_problems = 50;
+    tiny.grpo.ckpt_every = 20;
+    tiny.eval_problems = 200;
+    tiny.eval_ks = {1, 4};
+    p.push_back(tiny);
+
+    // The aha run: one H100, pretraining included, within 20 minutes.
+    RunPreset small;
+    small.name = "gpu-small";
+    small.default_task = "mul";
+    small.pretrain_steps = 3000;
+    small.grpo.rollout.prompts = 32;
+    small.grpo.rollout.group_size = 16;
+    small.grpo.rollout.max_new_tokens = 192;
+    small.grpo.steps = 200;
+    small.grpo.lr = 2e-5f;
+    small.grpo.objective.beta = 0.02f;
+    small.grpo.eval_every = 25;
+    small.grpo.eval_problems = 500;
+    small.grpo.ckpt_every = 50;
+    small.eval_problems = 500;
+    small.eval_ks = {1, 2, 4, 8, 16, 32, 64};
+    p.push_back(small);
+
+    RunPreset medium;
+    medium.name = "gpu-medium";
+    medium.default_task = "countdown";
+    medium.pretrain_steps = 5000;
+    medium.grpo.rollout.prompts = 32;
+    medium.grpo.rollout.group_size = 16;
+    medium.grpo.rollout.max_new_tokens = 224;
+    medium.grpo.steps = 300;
+    medium.grpo.lr = 1e-5f;
+    medium.grpo.objective.beta = 0.02f;
+    medium.grpo.eval_every = 25;
+    medium.grpo.eval_problems = 500;
+    medium.grpo.ckpt_every = 50;
+    medium.eval_problems = 1000;
+    medium.eval_ks = {1, 2, 4, 8, 16, 32, 64};
+    p.push_back(medium);
+    return p;
+  }();
+  return all;
+}
+
+const RunPreset& find_run_preset(const std::string& name) {
+  std::string names;
+  for (const RunPreset& p : run_presets()) {
+    if (p.name == name) return p;
+    names += (names.empty() ? "" : ", ") + p.name;
+  }
+  throw std::runtime_error("unknown preset '" + name + "' (presets: " + names + ")");
+}
+
+}  // namespace aha

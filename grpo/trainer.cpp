@@ -1,0 +1,555 @@
+#include "grpo/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "autograd/adamw.h"
+#include "data/tokenizer.h"
+#include "grpo/advantage.h"
+#include "grpo/eval.h"
+#include "model/checkpoint.h"
+
+namespace aha {
+
+// ---- configuration ----
+
+void GrpoConfig::apply_variant_defaults() {
+  switch (loss) {
+    case LossVariant::Grpo:
+      scale_by_std = true;
+      drop_uniform_groups = false;
+      overlong_buffer = 0;
+      objective.clip_low = objective.clip_high = 0.2f;
+      break;
+    case LossVariant::DrGrpo:
+      scale_by_std = false;
+      drop_uniform_groups = false;
+      overlong_buffer = 0;
+      objective.clip_low = objective.clip_high = 0.2f;
+      break;
+    case LossVariant::Dapo:
+      // Yu et al. 2025: clip-higher (0.2 / 0.28), dynamic sampling, soft overlong
+      // punishment over the last quarter of the generation budget.
+      scale_by_std = true;
+      drop_uniform_groups = true;
+      overlong_buffer = std::max(1, rollout.max_new_tokens / 4);
+      objective.clip_low = 0.2f;
+      objective.clip_high = 0.28f;
+      break;
+  }
+}
+
+void GrpoConfig::validate() const {
+  auto positive = [](const char* field, double value) {
+    if (!(value > 0)) throw std::runtime_error(std::string("grpo: ") + field + " must be > 0, got " + std::to_string(value));
+  };
+  positive("prompts", rollout.prompts);
+  positive("group_size", rollout.group_size);
+  positive("max_new_tokens", rollout.max_new_tokens);
+  positive("temperature", rollout.temperature);
+  positive("steps", steps);
+  positive("updates_per_batch", updates_per_batch);
+  positive("minibatches", minibatches);
+  positive("lr", lr);
+  positive("grad_clip", grad_clip);
+  positive("ckpt_every", ckpt_every);
+  positive("eval_problems", eval_problems);
+  if (rollout.group_size < 2)
+    throw std::runtime_error("grpo: group_size must be >= 2 (advantages compare completions of one prompt)");
+  if (minibatches > rollout.prompts * rollout.group_size)
+    throw std::runtime_error("grpo: " + std::to_string(minibatches) + " minibatches for only " +
+                             std::to_string(rollout.prompts * rollout.group_size) + " completions");
+  if (objective.beta < 0) throw std::runtime_error("grpo: beta must be >= 0");
+  if (!(objective.clip_low >= 0 && objective.clip_low < 1) || objective.clip_high < 0)
+    throw std::runtime_error("grpo: clip_low must be in [0, 1) and clip_high >= 0");
+  if (eval_every < 0 || warmup_steps < 0 || weight_decay < 0 || overlong_buffer < 0)
+    throw std::runtime_error("grpo: eval_every, warmup_steps, weight_decay and overlong_buffer must be >= 0");
+  if (overlong_buffer > rollout.max_new_tokens)
+    throw std::runtime_error("grpo: overlong_buffer must not exceed max_new_tokens");
+}
+
+std::string to_json(const GrpoConfig& c) {
+  nlohmann::json j = {{"task", data::task_name(c.rollout.task)},
+                      {"difficulties", c.rollout.difficulties},
+                      {"prompts", c.rollout.prompts},
+                      {"group_size", c.rollout.group_size},
+                      {"max_new_tokens", c.rollout.max_new_tokens},
+                      {"temperature", c.rollout.temperature},
+                      {"format_bonus", c.rollout.reward.format_bonus},
+                      {"loss", loss_variant_name(c.loss)},
+                      {"clip_low", c.objective.clip_low},
+                      {"clip_high", c.objective.clip_high},
+                      {"beta", c.objective.beta},
+                      {"scale_by_std", c.scale_by_std},
+                      {"drop_uniform_groups", c.drop_uniform_groups},
+                      {"overlong_buffer", c.overlong_buffer},
+                      {"steps", c.steps},
+                      {"updates_per_batch", c.updates_per_batch},
+                      {"minibatches", c.minibatches},
+                      {"lr", c.lr},
+                      {"warmup_steps", c.warmup_steps},
+                      {"weight_decay", c.weight_decay},
+                      {"beta1", c.beta1},
+                      {"beta2", c.beta2},
+                      {"grad_clip", c.grad_clip},
+                      {"eval_every", c.eval_every},
+                      {"eval_problems", c.eval_problems},
+                      {"ckpt_every", c.ckpt_every},
+                      {"seed", std::to_string(c.seed)}};  // a string: JSON readers lose 64-bit integers
+  return j.dump();
+}
+
+GrpoConfig grpo_config_from_json(const std::string& text) {
+  GrpoConfig c;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    c.rollout.task = data::parse_task(j.at("task").get<std::string>());
+    c.rollout.difficulties = j.at("difficulties").get<std::vector<int>>();
+    c.rollout.prompts = j.at("prompts").get<int>();
+    c.rollout.group_size = j.at("group_size").get<int>();
+    c.rollout.max_new_tokens = j.at("max_new_tokens").get<int>();
+    c.rollout.temperature = j.at("temperature").get<float>();
+    c.rollout.reward.format_bonus = j.at("format_bonus").get<float>();
+    c.loss = parse_loss_variant(j.at("loss").get<std::string>());
+    c.objective.clip_low = j.at("clip_low").get<float>();
+    c.objective.clip_high = j.at("clip_high").get<float>();
+    c.objective.beta = j.at("beta").get<float>();
+    c.scale_by_std = j.at("scale_by_std").get<bool>();
+    c.drop_uniform_groups = j.at("drop_uniform_groups").get<bool>();
+    c.overlong_buffer = j.at("overlong_buffer").get<int>();
+    c.steps = j.at("steps").get<int>();
+    c.updates_per_batch = j.at("updates_per_batch").get<int>();
+    c.minibatches = j.at("minibatches").get<int>();
+    c.lr = j.at("lr").get<float>();
+    c.warmup_steps = j.at("warmup_steps").get<int>();
+    c.weight_decay = j.at("weight_decay").get<float>();
+    c.beta1 = j.at("beta1").get<float>();
+    c.beta2 = j.at("beta2").get<float>();
+    c.grad_clip = j.at("grad_clip").get<float>();
+    c.eval_every = j.at("eval_every").get<int>();
+    c.eval_problems = j.at("eval_problems").get<int>();
+    c.ckpt_every = j.at("ckpt_every").get<int>();
+    c.seed = std::stoull(j.at("seed").get<std::string>());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("grpo config JSON: ") + e.what());
+  }
+  c.validate();
+  return c;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::string duration_text(double seconds) {
+  const long s = (long)std::lround(std::max(0.0, seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+// ---- the batch the update sees ----
+
+// Prompt + completion of each row, laid out for the training forward: inputs
+// [N, T] = seq[0 .. L-2], targets = seq[1 .. L-1], right-padded. mask marks the
+// targets that are completion tokens; old_logprobs sit at the same positions.
+struct PolicyBatch {
+  int rows = 0;
+  int64_t length = 0;  // T
+  std::vector<float> tokens, targets, mask, old_logprobs, advantages;
+};
+
+PolicyBatch make_policy_batch(const Rollout& r, const std::vector<float>& advantages,
+                              const std::vector<bool>& live, int first, int last) {
+  PolicyBatch batch;
+  batch.rows = last - first;
+  size_t longest = 0;
+  for (int i = first; i < last; ++i)
+    longest = std::max(longest, r.prompts[(size_t)i].size() + r.completions[(size_t)i].tokens.size());
+  batch.length = std::max<int64_t>(1, (int64_t)longest - 1);
+  const size_t n = (size_t)batch.rows * (size_t)batch.length;
+  batch.tokens.assign(n, (float)data::Tokenizer::kPad);
+  batch.targets.assign(n, (float)data::Tokenizer::kPad);
+  batch.mask.assign(n, 0.0f);
+  batch.old_logprobs.assign(n, 0.0f);
+  batch.advantages.assign(n, 0.0f);
+  for (int i = first; i < last; ++i) {
+    std::vector<int> seq = r.prompts[(size_t)i];
+    const Completion& c = r.completions[(size_t)i];
+    seq.insert(seq.end(), c.tokens.begin(), c.tokens.end());
+    const size_t row = (size_t)(i - first) * (size_t)batch.length;
+    const size_t prompt_length = r.prompts[(size_t)i].size();
+    for (size_t t = 0; t + 1 < seq.size(); ++t) {
+      batch.tokens[row + t] = (float)seq[t];
+      batch.targets[row + t] = (float)seq[t + 1];
+      const bool is_completion = t + 1 >= prompt_length;
+      if (!is_completion || !live[(size_t)i]) continue;
+      const size_t k = t + 1 - prompt_length;  // index of the completion token predicted here
+      batch.mask[row + t] = 1.0f;
+      batch.old_logprobs[row + t] = c.policy_logprobs[k];
+      batch.advantages[row + t] = advantages[(size_t)i];
+    }
+  }
+  return batch;
+}
+
+// log pi(target | prefix) at every position: [N, T]. Logits are divided by the
+// sampling temperature so pi is the very distribution the rollout sampled
+// from (model/sampler.h, policy_logprobs).
+Var sequence_logprobs(const GPT& model, const Tensor& tokens, const Tensor& targets, float temperature,
+                      Var* logits_out = nullptr) {
+  Var logits = model.forward(tokens);  // [N*T, V]
+  if (temperature != 1.0f) logits = mul_scalar(logits, 1.0f / temperature);
+  if (logits_out) *logits_out = logits;
+  const Shape shape = tokens.shape();
+  return reshape(token_logprobs(logits, targets.reshape(Shape{shape.numel()})), shape);
+}
+
+// ---- metrics ----
+
+double percentile(std::vector<int> values, double q) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const size_t at = (size_t)std::min<double>((double)values.size() - 1, std::floor(q * (double)values.size()));
+  return values[at];
+}
+
+void add_rollout_metrics(nlohmann::json& line, const Rollout& r) {
+  const double n = (double)r.completions.size();
+  double reward_sum = 0, reward_sq = 0, correct = 0, formatted = 0, truncated = 0, checks = 0, corrections = 0;
+  double styles[data::kNumStyles] = {0, 0, 0, 0};
+  std::vector<int> lengths;
+  for (size_t i = 0; i < r.completions.size(); ++i) {
+    reward_sum += r.rewards[i].total;
+    reward_sq += (double)r.rewards[i].total * r.rewards[i].total;
+    correct += r.rewards[i].accuracy;
+    formatted += r.rewards[i].format > 0 ? 1 : 0;
+    lengths.push_back((int)r.completions[i].tokens.size());
+    const StopReason stop = r.completions[i].stop;
+    truncated += stop == StopReason::MaxTokens || stop == StopReason::Context ? 1 : 0;
+    styles[(int)r.styles[i].style] += 1;
+    checks += r.styles[i].checks;
+    corrections += r.styles[i].corrections;
+  }
+  const double mean = reward_sum / n;
+  line["reward_mean"] = mean;
+  line["reward_std"] = std::sqrt(std::max(0.0, reward_sq / n - mean * mean));
+  line["accuracy"] = correct / n;
+  line["format_rate"] = formatted / n;
+  line["length_mean"] = (double)r.generated_tokens / n;
+  line["length_p50"] = percentile(lengths, 0.5);
+  line["length_p90"] = percentile(lengths, 0.9);
+  line["length_max"] = *std::max_element(lengths.begin(), lengths.end());
+  line["truncated_share"] = truncated / n;
+  for (int s = 0; s < data::kNumStyles; ++s)
+    line[std::string("style_") + data::style_name((data::Style)s)] = styles[s] / n;
+  line["checks_per_completion"] = checks / n;
+  line["corrections_per_completion"] = corrections / n;
+}
+
+void check_finite(double value, const char* what, int step) {
+  if (!std::isfinite(value))
+    throw std::runtime_error("grpo: step " + std::to_string(step) + ": the " + what + " is " +
+                             (std::isnan(value) ? "NaN" : "infinite") +
+                             "; stopping (the last good checkpoint is kept, nothing of this step is saved)");
+}
+
+uint64_t metadata_u64(const Checkpoint& ckpt, const std::string& key) {
+  const std::string& text = ckpt.metadata_value(key);
+  try {
+    size_t used = 0;
+    const uint64_t value = std::stoull(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw std::runtime_error("checkpoint '" + ckpt.path() + "': metadata '" + key + "' is not a number");
+}
+
+// A resumed run appends to its log: first drop the lines of steps after the
+// checkpoint (an interrupted run may have logged steps it never saved).
+void truncate_log_after(const std::string& path, int step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).value("step", 0) > step) continue;
+    } catch (const nlohmann::json::exception&) {
+      continue;  // a line cut short by the interruption
+    }
+    kept += line + "\n";
+  }
+  in.close();
+  std::ofstream(path, std::ios::trunc) << kept;
+}
+
+struct StepState {
+  const GrpoConfig& config;
+  GPT& policy;
+  const GPT* reference;  // null when beta = 0
+  AdamW& optimizer;
+  Generator& rng;
+  int step;
+  float lr;
+};
+
+// ---- one GRPO step: sample, score, advantage, update ----
+
+nlohmann::json grpo_step(StepState& s) {
+  const GrpoConfig& config = s.config;
+  const Device device = s.policy.device();
+  nlohmann::json line = {{"step", s.step}};
+
+  // 1-2. sample G completions for each of B problems, and score them
+  Rollout r;
+  {
+    NoGradGuard no_grad;
+    r = rollout(s.policy, config.rollout, s.rng);
+  }
+  add_rollout_metrics(line, r);
+
+  // 3. group-relative advantages (DAPO: shaped rewards, uniform groups dropped)
+  const int G = config.rollout.group_size, N = (int)r.completions.size();
+  std::vector<float> rewards(N);
+  for (int i = 0; i < N; ++i) {
+    rewards[i] = r.rewards[i].total;
+    if (config.overlong_buffer > 0)
+      rewards[i] += overlong_penalty((int)r.completions[i].tokens.size(), config.rollout.max_new_tokens,
+                                     config.overlong_buffer);
+  }
+  const std::vector<float> advantages = group_advantages(rewards, G, config.scale_by_std);
+  std::vector<bool> live(N, true);
+  int dropped_groups = 0;
+  if (config.drop_uniform_groups)
+    for (int g = 0; g < N / G; ++g)
+      if (group_is_uniform(rewards, G, g)) {
+        ++dropped_groups;
+        for (int i = g * G; i < (g + 1) * G; ++i) live[i] = false;
+      }
+  line["dropped_groups"] = dropped_groups;
+
+  // 4. mu passes of minibatch updates of -J(theta)
+  const Clock::time_point update_start = Clock::now();
+  const std::vector<Var> params = s.policy.params();
+  double kl = 0, clip_fraction = 0, entropy = 0, grad_norm = 0, loss_sum = 0;
+  int updates = 0, entropy_batches = 0;
+  const int rows_per_mb = (N + config.minibatches - 1) / config.minibatches;
+  std::vector<PolicyBatch> batches;
+  std::vector<Tensor> ref_logprobs;
+  for (int first = 0; first < N; first += rows_per_mb) {
+    batches.push_back(make_policy_batch(r, advantages, live, first, std::min(N, first + rows_per_mb)));
+    if (s.reference) {
+      // The frozen reference's log-probs, once per step: no graph, no gradient.
+      NoGradGuard no_grad;
+      const PolicyBatch& b = batches.back();
+      const Shape shape{b.rows, b.length};
+      ref_logprobs.push_back(sequence_logprobs(*s.reference, Tensor::from_vector(b.tokens, shape, device),
+                                               Tensor::from_vector(b.targets, shape, device),
+                                               config.rollout.temperature)
+                                 .value());
+    }
+  }
+  for (int pass = 0; pass < config.updates_per_batch; ++pass) {
+    for (size_t m = 0; m < batches.size(); ++m) {
+      const PolicyBatch& b = batches[m];
+      const Shape shape{b.rows, b.length};
+      std::vector<float> weights = token_weights(config.loss, b.mask, b.rows, config.rollout.max_new_tokens);
+      // Each minibatch is an average over its own rows; so the step is the mean of the minibatches' steps.
+      if (std::all_of(weights.begin(), weights.end(), [](float w) { return w == 0.0f; })) continue;
+      ObjectiveInputs in;
+      Var logits;
+      in.logprobs = sequence_logprobs(s.policy, Tensor::from_vector(b.tokens, shape, device),
+                                      Tensor::from_vector(b.targets, shape, device), config.rollout.temperature,
+                                      &logits);
+      in.old_logprobs = Tensor::from_vector(b.old_logprobs, shape, device);
+      in.advantages = Tensor::from_vector(b.advantages, shape, device);
+      in.weights = Tensor::from_vector(weights, shape, device);
+      in.mask = Tensor::from_vector(b.mask, shape, device);
+      if (s.reference) in.ref_logprobs = ref_logprobs[m];
+
+      Var loss = grpo_loss(in, config.objective);
+      const double loss_value = loss.value().item();
+      check_finite(loss_value, "loss", s.step);
+      const ObjectiveStats stats = objective_stats(in, config.objective);
+      if (pass == 0) {
+        // Entropy of the policy on the sampled completions (before this step's updates).
+        const std::vector<float> h = softmax_entropy(logits.value()).to_vector();
+        double sum = 0, count = 0;
+        for (size_t k = 0; k < h.size(); ++k)
+          if (b.mask[k] != 0.0f) sum += h[k], count += 1;
+        if (count > 0) entropy += sum / count, ++entropy_batches;
+      }
+      loss.backward();
+      const double norm = clip_grad_norm(params, config.grad_clip);
+      check_finite(norm, "gradient norm", s.step);
+      s.optimizer.step(s.lr);
+      s.optimizer.zero_grad();
+      kl += stats.kl;
+      clip_fraction += stats.clip_fraction;
+      grad_norm += norm;
+      loss_sum += loss_value;
+      ++updates;
+    }
+  }
+  const double u = std::max(1, updates);
+  line["loss"] = loss_sum / u;
+  line["kl"] = s.reference ? nlohmann::json(kl / u) : nlohmann::json(nullptr);
+  line["entropy"] = entropy / std::max(1, entropy_batches);
+  line["clip_fraction"] = clip_fraction / u;
+  line["grad_norm"] = grad_norm / u;
+  line["updates"] = updates;
+  line["lr"] = s.lr;
+  line["rollout_s"] = r.seconds;
+  line["update_s"] = seconds_since(update_start);
+  line["tokens_per_s"] = (double)r.generated_tokens / std::max(r.seconds, 1e-9);
+  return line;
+}
+
+double held_out_pass1(const GPT& policy, const GrpoConfig& config, bool ood) {
+  EvalConfig eval;
+  eval.task = config.rollout.task;
+  eval.ood = ood;
+  eval.n = config.eval_problems;
+  eval.sampled = false;  // greedy pass@1 only: cheap enough to run during training
+  eval.max_new_tokens = config.rollout.max_new_tokens;
+  eval.reward = config.rollout.reward;
+  return evaluate(policy, eval, false).pass1_greedy;
+}
+
+}  // namespace
+
+// ---- the loop ----
+
+GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions& options) {
+  config.validate();
+  if (options.out_path.empty()) throw std::runtime_error("grpo: no checkpoint path (--out)");
+  const int last_step = options.stop_at > 0 ? std::min(options.stop_at, config.steps) : config.steps;
+
+  // The base model is both the policy's start and, frozen, the reference.
+  std::string init_path = options.init_path;
+  int step = 0;
+  std::unique_ptr<Checkpoint> resume;
+  if (!options.resume_path.empty()) {
+    resume = std::make_unique<Checkpoint>(Checkpoint::read(options.resume_path));
+    init_path = resume->metadata_value("grpo.init");
+    GrpoConfig saved = grpo_config_from_json(resume->metadata_value("grpo.config"));
+    saved.steps = config.steps;  // the one knob a resume may change
+    if (to_json(saved) != to_json(config))
+      throw std::runtime_error("grpo: resume from '" + options.resume_path + "': the run's settings differ: " +
+                               "checkpoint " + to_json(saved) + " vs now " + to_json(config));
+    if (!resume->has_optimizer())
+      throw std::runtime_error("grpo: resume from '" + options.resume_path + "': no optimizer state in it");
+    step = (int)metadata_u64(*resume, "grpo.step");
+  }
+  if (init_path.empty()) throw std::runtime_error("grpo: no base model (--init)");
+  const Checkpoint base = Checkpoint::read(init_path);
+  if (base.tokenizer() != data::Tokenizer::kVersion)
+    throw std::runtime_error("grpo: '" + init_path + "' was trained with tokenizer '" + base.tokenizer() +
+                             "', not the arithmetic tokenizer '" + data::Tokenizer::kVersion + "'");
+  if (step >= last_step)
+    throw std::runtime_error("grpo: the run is already at step " + std::to_string(step) +
+                             "; ask for more --steps to continue it");
+
+  GPT policy = base.load_model(device);
+  std::unique_ptr<GPT> reference;
+  if (config.objective.beta != 0.0f) reference = std::make_unique<GPT>(base.load_model(device));
+  AdamWConfig adam;
+  adam.beta1 = config.beta1;
+  adam.beta2 = config.beta2;
+  adam.weight_decay = config.weight_decay;
+  AdamW optimizer(policy.params(), adam, policy.decay_mask());
+  // One stream for every random choice of the run: problems and samples.
+  Generator rng(rng::bits(config.seed, 0x6772706fULL));
+  if (resume) {
+    resume->load_model_into(policy);
+    resume->load_optimizer_into(optimizer, policy);
+    rng.set_state(metadata_u64(*resume, "grpo.rng_seed"), metadata_u64(*resume, "grpo.rng_offset"));
+  }
+
+  const std::filesystem::path out_path(options.out_path);
+  if (out_path.has_parent_path()) std::filesystem::create_directories(out_path.parent_path());
+  std::ofstream log;
+  if (!options.log_path.empty()) {
+    const std::filesystem::path log_path(options.log_path);
+    if (log_path.has_parent_path()) std::filesystem::create_directories(log_path.parent_path());
+    if (resume) truncate_log_after(options.log_path, step);
+    log.open(options.log_path, resume ? std::ios::app : std::ios::trunc);
+    if (!log) throw std::runtime_error("grpo: cannot write the log '" + options.log_path + "'");
+  }
+  auto save = [&](int at_step) {
+    const std::map<std::string, std::string> meta = {{"grpo.config", to_json(config)},
+                                                     {"grpo.init", init_path},
+                                                     {"grpo.step", std::to_string(at_step)},
+                                                     {"grpo.rng_seed", std::to_string(rng.seed())},
+                                                     {"grpo.rng_offset", std::to_string(rng.offset())}};
+    save_checkpoint(options.out_path, policy, base.tokenizer(), meta, &optimizer);
+  };
+
+  const bool tty = ::isatty(STDERR_FILENO);
+  if (options.progress)
+    std::fprintf(stderr, "grpo: %s on %s, %lld parameters, %d x %d completions per step, steps %d..%d of %d\n",
+                 loss_variant_name(config.loss), device_name(device), (long long)policy.num_params(),
+                 config.rollout.prompts, config.rollout.group_size, step + 1, last_step, config.steps);
+  GrpoResult result;
+  const Clock::time_point run_start = Clock::now();
+  double step_seconds_avg = 0.0;
+  const int first_step = step + 1;
+  for (step = first_step; step <= last_step; ++step) {
+    const Clock::time_point step_start = Clock::now();
+    const float lr = config.warmup_steps > 0 && step <= config.warmup_steps
+                         ? config.lr * (float)step / (float)config.warmup_steps
+                         : config.lr;
+    StepState state{config, policy, reference.get(), optimizer, rng, step, lr};
+    nlohmann::json line;
+    try {
+      line = grpo_step(state);
+    } catch (const std::exception& e) {
+      // Name the step whatever failed (a NaN may surface first in the sampler's logits).
+      const std::string what = e.what();
+      if (what.rfind("grpo: step", 0) == 0) throw;
+      throw std::runtime_error("grpo: step " + std::to_string(step) + ": " + what +
+                               " (the last good checkpoint is kept; nothing of this step is saved)");
+    }
+
+    const bool at_end = step == last_step;
+    if (config.eval_every > 0 && (step % config.eval_every == 0 || at_end)) {
+      line["eval_test_pass1"] = held_out_pass1(policy, config, false);
+      line["eval_ood_pass1"] = held_out_pass1(policy, config, true);
+    }
+    line["elapsed_s"] = seconds_since(run_start);
+    if (log.is_open()) log << line.dump() << "\n" << std::flush;
+    if (step % config.ckpt_every == 0 || at_end) save(step);
+
+    const double step_seconds = seconds_since(step_start);
+    step_seconds_avg = step == first_step ? step_seconds : 0.9 * step_seconds_avg + 0.1 * step_seconds;
+    result.last_step = step;
+    result.reward_mean = line["reward_mean"].get<double>();
+    result.accuracy = line["accuracy"].get<double>();
+    if (options.progress && (tty || step % 10 == 0 || line.contains("eval_test_pass1") || at_end)) {
+      char eval[64] = "";
+      if (line.contains("eval_test_pass1"))
+        std::snprintf(eval, sizeof eval, " | test %.3f ood %.3f", line["eval_test_pass1"].get<double>(),
+                      line["eval_ood_pass1"].get<double>());
+      std::fprintf(stderr, "%sgrpo step %d/%d | reward %.3f | acc %.3f%s | len %.0f | kl %.4f | %.0f tok/s | ETA %s%s",
+                   tty ? "\r" : "", step, config.steps, result.reward_mean, result.accuracy, eval,
+                   line["length_mean"].get<double>(), line["kl"].is_null() ? 0.0 : line["kl"].get<double>(),
+                   line["tokens_per_s"].get<double>(), duration_text(step_seconds_avg * (last_step - step)).c_str(),
+                   tty && !(eval[0] || at_end) ? "   " : "\n");
+      std::fflush(stderr);
+    }
+  }
+  result.seconds = seconds_since(run_start);
+  return result;
+}
+
+}  // namespace aha
