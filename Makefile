@@ -21,8 +21,12 @@ ifeq ($(shell uname -m),x86_64)
   ARCH ?= -march=native -mno-avx512f
 endif
 SAN ?=
-CXXFLAGS += -std=c++17 $(OPT) $(ARCH) -g -Wall -Wextra -MMD -MP -I. -isystem /usr/include/eigen3 $(SAN)
-LDFLAGS += $(SAN)
+# -fopenmp: the CPU kernels split rows across cores (tensor/cpu/parallel.h); OMP_NUM_THREADS sets how many.
+CXXFLAGS += -std=c++17 $(OPT) $(ARCH) -g -Wall -Wextra -fopenmp -MMD -MP -I. -isystem /usr/include/eigen3 $(SAN)
+LDFLAGS += -fopenmp $(SAN)
+# The CPU kernels may assume floating-point ops never trap (no code reads FP exception
+# flags): GCC then turns the selects of exp_fast/tanh_fast into vector blends.
+$(BUILD)/tensor/cpu/%.o: CXXFLAGS += -fno-trapping-math
 LDLIBS += -lpthread
 
 # ---- CUDA switch: auto-detect nvcc unless CUDA=0/1 is given ----

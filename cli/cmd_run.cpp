@@ -55,6 +55,7 @@ EvalResult run_eval(const std::string& ckpt_path, const std::string& what, const
   EvalConfig config;
   config.task = grpo.rollout.task;
   config.ood = ood;
+  config.difficulties = grpo.rollout.difficulties;
   config.n = a.eval_problems ? a.eval_problems : preset.eval_problems;
   config.ks = a.ks.empty() ? preset.eval_ks : a.ks;
   config.max_new_tokens = grpo.rollout.max_new_tokens;
@@ -133,7 +134,9 @@ void run_pipeline(const RunArgs& a) {
     train.eval_every = std::max(1, train.steps / 10);
     train.warmup_steps = std::min(train.warmup_steps, train.steps / 10);
     GPTConfig model = model_preset.model;
-    const data::CorpusConfig corpus = corpus_for_task(task, a.mix);
+    if (preset.context) model.context = preset.context;
+    data::CorpusConfig corpus = corpus_for_task(task, a.mix);
+    if (!grpo.rollout.difficulties.empty()) corpus.difficulties[(int)grpo.rollout.task] = grpo.rollout.difficulties;
     CorpusSource train_data(corpus, rng::bits(train.seed, kTrainCorpusStream), model.context + 1);
     CorpusSource val_data(corpus, rng::bits(train.seed, kValCorpusStream), model.context + 1);
     model.vocab_size = train_data.vocab_size();

@@ -43,6 +43,7 @@ void add_grpo_options(CLI::App* cmd, GrpoArgs& a, bool with_preset) {
 GrpoConfig make_grpo_config(const GrpoArgs& a) {
   const RunPreset& preset = find_run_preset(a.preset);
   GrpoConfig c = preset.grpo;
+  c.rollout.difficulties = preset.difficulties;
   c.rollout.task = data::parse_task(a.task.empty() ? preset.default_task : a.task);
   c.loss = parse_loss_variant(a.loss);
   if (a.max_new) c.rollout.max_new_tokens = a.max_new;  // before the variant: DAPO's buffer follows it

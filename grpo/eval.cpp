@@ -54,7 +54,8 @@ std::string fixed(double value, int decimals) {
 // The difficulties an evaluation draws from.
 std::vector<int> eval_difficulties(const EvalConfig& config) {
   const data::TaskSpec& spec = data::task_spec(config.task);
-  return config.ood ? std::vector<int>{spec.ood_difficulty} : spec.train_difficulties;
+  if (config.ood) return {spec.ood_difficulty};
+  return config.difficulties.empty() ? spec.train_difficulties : config.difficulties;
 }
 
 // Progress of the generate() calls on stderr: completions done of all, ETA.

@@ -27,6 +27,8 @@ namespace aha {
 struct EvalConfig {
   data::TaskKind task = data::TaskKind::Add;
   bool ood = false;             // false: the training difficulties; true: task_spec(task).ood_difficulty (both Test split)
+  // Test split only: draw from these difficulties (empty = the task's training difficulties).
+  std::vector<int> difficulties;
   int n = 1000;                 // problems
   std::vector<int> ks = {1};    // pass@k for each k; sampled completions per problem m = max(ks);
                                 // ks == {1} runs greedy decoding only (fast mode)

@@ -12,12 +12,14 @@ const std::vector<RunPreset>& run_presets() {
     RunPreset tiny;
     tiny.name = "cpu-tiny";
     tiny.default_task = "add";
-    tiny.pretrain_steps = 300;
+    tiny.difficulties = {1};  // 2-digit sums: what a 1M-parameter model can learn in minutes on a CPU
+    tiny.context = 128;       // difficulty-1 documents fit; attention costs half of 256
+    tiny.pretrain_steps = 2000;
     tiny.grpo.rollout.prompts = 8;
     tiny.grpo.rollout.group_size = 8;
-    tiny.grpo.rollout.max_new_tokens = 160;
-    tiny.grpo.steps = 60;
-    tiny.grpo.lr = 1e-4f;
+    tiny.grpo.rollout.max_new_tokens = 96;
+    tiny.grpo.steps = 100;
+    tiny.grpo.lr = 5e-5f;
     tiny.grpo.objective.beta = 0.02f;
     tiny.grpo.eval_every = 20;
     tiny.grpo.eval_problems = 50;

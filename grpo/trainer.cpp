@@ -419,6 +419,7 @@ double held_out_pass1(const GPT& policy, const GrpoConfig& config, bool ood) {
   EvalConfig eval;
   eval.task = config.rollout.task;
   eval.ood = ood;
+  eval.difficulties = config.rollout.difficulties;
   eval.n = config.eval_problems;
   eval.sampled = false;  // greedy pass@1 only: cheap enough to run during training
   eval.max_new_tokens = config.rollout.max_new_tokens;

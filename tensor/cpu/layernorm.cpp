@@ -1,8 +1,12 @@
 // Layer normalisation over the last dim (Ba et al. 2016), forward and backward.
+// Rows are independent (split across threads); the row sums use the fixed-order
+// sum_f64 / dot_f64 of tensor/cpu/fast_math.h.
 #include <cmath>
 #include <vector>
 
+#include "tensor/cpu/fast_math.h"
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/parallel.h"
 
 namespace aha {
 namespace cpu {
@@ -14,18 +18,21 @@ namespace cpu {
 // the one-pass E[x^2] - E[x]^2 cancels badly when |mean| >> std.
 void layernorm(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                float* rstd, int64_t rows, int64_t cols, float eps) {
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinWork)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
-    double sum = 0.0;
-    for (int64_t c = 0; c < cols; ++c) sum += xr[c];
-    double mu = sum / (double)cols;
-    double sq = 0.0;
-    for (int64_t c = 0; c < cols; ++c) sq += (xr[c] - mu) * (xr[c] - mu);
-    double var = sq / (double)cols;
+    double mu = sum_f64(xr, cols) / (double)cols;
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // sum (x - mu)^2, in sum_f64's order
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8)
+      for (int l = 0; l < 8; ++l) lane[l] += (xr[c + l] - mu) * (xr[c + l] - mu);
+    for (int l = 0; c < cols; ++c, ++l) lane[l] += (xr[c] - mu) * (xr[c] - mu);
+    double var = add_lanes(lane) / (double)cols;
     float rs = (float)(1.0 / std::sqrt(var + (double)eps));
     float m = (float)mu;
-    for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
+#pragma omp simd
+    for (int64_t k = 0; k < cols; ++k) yr[k] = (xr[k] - m) * rs * gamma[k] + beta[k];
     mean[r] = m;
     rstd[r] = rs;
   }
@@ -34,6 +41,9 @@ void layernorm(const float* x, const float* gamma, const float* beta, float* y, 
 // With xhat = (x - mean) rstd and g = dy * gamma (the gradient reaching xhat):
 //   dx     = rstd (g - mean(g) - xhat mean(g xhat))     (per row, means over C)
 //   dgamma = sum over rows of dy xhat,   dbeta = sum over rows of dy
+// dgamma and dbeta are sums over rows: one thread adds the rows in order, each
+// row a vectorised pass over the columns. Then dx, per row (split across
+// threads); dx may be dy (in place), hence this order.
 void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
                         const float* rstd, float* dx, float* dgamma, float* dbeta, int64_t rows,
                         int64_t cols) {
@@ -41,26 +51,48 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     const float* dyr = dy + r * cols;
-    float* dxr = dx + r * cols;
-    double g_sum = 0.0, g_xhat_sum = 0.0;
+    const double m = mean[r], rs = rstd[r];
+    double* dg = dgamma_acc.data();
+    double* db = dbeta_acc.data();
+#pragma omp simd
     for (int64_t c = 0; c < cols; ++c) {
-      double xhat = (xr[c] - mean[r]) * (double)rstd[r];
-      double g = (double)dyr[c] * gamma[c];
-      g_sum += g;
-      g_xhat_sum += g * xhat;
-      dgamma_acc[(size_t)c] += (double)dyr[c] * xhat;
-      dbeta_acc[(size_t)c] += dyr[c];
-    }
-    double g_mean = g_sum / (double)cols, g_xhat_mean = g_xhat_sum / (double)cols;
-    for (int64_t c = 0; c < cols; ++c) {
-      double xhat = (xr[c] - mean[r]) * (double)rstd[r];
-      double g = (double)dyr[c] * gamma[c];
-      dxr[c] = (float)(rstd[r] * (g - g_mean - xhat * g_xhat_mean));
+      dg[c] += (double)dyr[c] * ((xr[c] - m) * rs);
+      db[c] += dyr[c];
     }
   }
   for (int64_t c = 0; c < cols; ++c) {
     dgamma[c] = (float)dgamma_acc[(size_t)c];
     dbeta[c] = (float)dbeta_acc[(size_t)c];
+  }
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinWork)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    const double m = mean[r], rs = rstd[r];
+    double g_lane[8] = {0, 0, 0, 0, 0, 0, 0, 0}, gx_lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8)
+      for (int l = 0; l < 8; ++l) {
+        double xhat = (xr[c + l] - m) * rs;
+        double g = (double)dyr[c + l] * gamma[c + l];
+        g_lane[l] += g;
+        gx_lane[l] += g * xhat;
+      }
+    for (int l = 0; c < cols; ++c, ++l) {
+      double xhat = (xr[c] - m) * rs;
+      double g = (double)dyr[c] * gamma[c];
+      g_lane[l] += g;
+      gx_lane[l] += g * xhat;
+    }
+    double g_mean = add_lanes(g_lane) / (double)cols;
+    double g_xhat_mean = add_lanes(gx_lane) / (double)cols;
+#pragma omp simd
+    for (int64_t k = 0; k < cols; ++k) {
+      double xhat = (xr[k] - m) * rs;
+      double g = (double)dyr[k] * gamma[k];
+      dxr[k] = (float)(rs * (g - g_mean - xhat * g_xhat_mean));
+    }
   }
 }
 

@@ -1,17 +1,49 @@
 // Matrix products on the CPU through Eigen. Our tensors are row-major, so each
 // matrix is mapped as a RowMajor Eigen matrix over the tensor's storage (no
 // copy); a transpose flag maps the stored matrix and reads it transposed.
+//
+// Threads: Eigen's own OpenMP GEMM is switched off (its blocking, and so the
+// order of the sums, depends on the thread count). Instead we split the work
+// into independent products by a rule that depends only on the shapes: one
+// product per batch (attention heads, and the [B, T, C] @ W of a linear layer),
+// or, for a single large product, tiles of kTile output rows or columns. Each
+// thread runs single-threaded Eigen on its share, so the result is the same
+// for any number of threads (tensor/cpu/parallel.h).
+#define EIGEN_DONT_PARALLELIZE
 #include <Eigen/Dense>
 
+#include <algorithm>
+
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/parallel.h"
 
 namespace aha {
 namespace cpu {
 
 namespace {
 using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const RowMajor>;
-using Map = Eigen::Map<RowMajor>;
+using Stride = Eigen::OuterStride<>;
+using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Stride>;
+using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Stride>;
+
+// Output rows or columns per tile of a single (batch 1) product. Tiles split
+// C = op(A) op(B) along its longer side; a tile repacks the other operand,
+// which costs little next to its 2 * kTile * K * (other side) flops.
+constexpr int64_t kTile = 64;
+
+// C = op(A) @ op(B) for one matrix each, single-threaded Eigen. lda, ldb, ldc are
+// the row strides of the stored matrices (which may be sub-blocks of larger ones).
+void gemm(const float* a, const float* b, float* c, int64_t M, int64_t N, int64_t K, bool trans_a,
+          bool trans_b, int64_t lda, int64_t ldb, int64_t ldc) {
+  Map C(c, M, N, Stride(ldc));
+  ConstMap A(a, trans_a ? K : M, trans_a ? M : K, Stride(lda));
+  ConstMap B(b, trans_b ? N : K, trans_b ? K : N, Stride(ldb));
+  if (!trans_a && !trans_b) C.noalias() = A * B;
+  else if (trans_a && !trans_b) C.noalias() = A.transpose() * B;
+  else if (!trans_a && trans_b) C.noalias() = A * B.transpose();
+  else C.noalias() = A.transpose() * B.transpose();
+}
+
 }  // namespace
 
 // C[b] = op(A[b]) @ op(B[b]),  op(X) = X^T when its flag is set.
@@ -19,16 +51,39 @@ using Map = Eigen::Map<RowMajor>;
 // if trans_b), C[b] is [M, N]. b_shared: one B for every batch (a weight matrix).
 void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t N,
             int64_t K, bool trans_a, bool trans_b, bool b_shared) {
-  for (int64_t i = 0; i < batch; ++i) {
-    const float* a_i = a + i * M * K;
-    const float* b_i = b_shared ? b : b + i * K * N;
-    Map C(c + i * M * N, M, N);
-    ConstMap A(a_i, trans_a ? K : M, trans_a ? M : K);
-    ConstMap B(b_i, trans_b ? N : K, trans_b ? K : N);
-    if (!trans_a && !trans_b) C.noalias() = A * B;
-    else if (trans_a && !trans_b) C.noalias() = A.transpose() * B;
-    else if (!trans_a && trans_b) C.noalias() = A * B.transpose();
-    else C.noalias() = A.transpose() * B.transpose();
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // an empty sum: C = 0
+    std::fill(c, c + batch * M * N, 0.0f);
+    return;
+  }
+  const int64_t lda = trans_a ? M : K, ldb = trans_b ? K : N;
+  const bool parallel = M * N * K * batch >= kParallelMinWork * 64;
+  if (batch > 1) {
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t i = 0; i < batch; ++i) {
+      const float* b_i = b_shared ? b : b + i * K * N;
+      gemm(a + i * M * K, b_i, c + i * M * N, M, N, K, trans_a, trans_b, lda, ldb, N);
+    }
+    return;
+  }
+  // One product: tiles of kTile rows of C (rows of op(A)) or of columns (of op(B)).
+  // Row m of op(A) starts at a + m * lda, or at column m (a + m) when transposed.
+  const bool split_rows = M >= N;
+  const int64_t tiles = parallel ? ((split_rows ? M : N) + kTile - 1) / kTile : 1;
+#pragma omp parallel for schedule(static) if (tiles > 1)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t start = t * kTile;
+    if (tiles == 1) {
+      gemm(a, b, c, M, N, K, trans_a, trans_b, lda, ldb, N);
+    } else if (split_rows) {
+      const int64_t rows = std::min(kTile, M - start);
+      const float* a_t = trans_a ? a + start : a + start * lda;
+      gemm(a_t, b, c + start * N, rows, N, K, trans_a, trans_b, lda, ldb, N);
+    } else {
+      const int64_t cols = std::min(kTile, N - start);
+      const float* b_t = trans_b ? b + start * ldb : b + start;
+      gemm(a, b_t, c + start, M, cols, K, trans_a, trans_b, lda, ldb, N);
+    }
   }
 }
 

@@ -1,13 +1,16 @@
 // The optimiser's elementwise kernels: axpy (gradient accumulation) and AdamW.
+// Elements are independent: large tensors are split across threads.
 #include <cmath>
 
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/parallel.h"
 
 namespace aha {
 namespace cpu {
 
 // a[i] += alpha * b[i]
 void axpy(float* a, const float* b, int64_t n, float alpha) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMinWork)
   for (int64_t i = 0; i < n; ++i) a[i] += alpha * b[i];
 }
 
@@ -20,6 +23,7 @@ void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
            const AdamWParams& hp) {
   float correction1 = (float)(1.0 - std::pow((double)hp.beta1, (double)hp.step));
   float correction2 = (float)(1.0 - std::pow((double)hp.beta2, (double)hp.step));
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMinWork)
   for (int64_t i = 0; i < n; ++i) {
     float g = grad[i];
     m[i] = hp.beta1 * m[i] + (1.0f - hp.beta1) * g;
