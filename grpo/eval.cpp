@@ -14,6 +14,7 @@
 #include "data/tokenizer.h"
 #include "model/generate.h"
 #include "reward/parse.h"
+#include "model/progress.h"
 
 namespace aha {
 namespace {
@@ -22,18 +23,6 @@ namespace {
 // problems' streams rng::bits(seed, i).
 constexpr uint64_t kSampleStreamTag = 0x73616d706c6573ULL;  // "samples"
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string duration_text(double seconds) {
-  long s = (long)std::lround(std::max(0.0, seconds));
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
-}
 
 // A share, or NaN-free "none" when nothing was counted.
 std::optional<double> share(int64_t part, int64_t whole) {

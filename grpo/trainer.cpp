@@ -17,6 +17,7 @@
 #include "grpo/advantage.h"
 #include "grpo/eval.h"
 #include "model/checkpoint.h"
+#include "model/progress.h"
 
 namespace aha {
 
@@ -148,15 +149,6 @@ GrpoConfig grpo_config_from_json(const std::string& text) {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-std::string duration_text(double seconds) {
-  const long s = (long)std::lround(std::max(0.0, seconds));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
-}
 
 // ---- the batch the update sees ----
 
@@ -264,16 +256,6 @@ void check_finite(double value, const char* what, int step) {
                              "; stopping (the last good checkpoint is kept, nothing of this step is saved)");
 }
 
-uint64_t metadata_u64(const Checkpoint& ckpt, const std::string& key) {
-  const std::string& text = ckpt.metadata_value(key);
-  try {
-    size_t used = 0;
-    const uint64_t value = std::stoull(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  throw std::runtime_error("checkpoint '" + ckpt.path() + "': metadata '" + key + "' is not a number");
-}
 
 // A resumed run appends to its log: first drop the lines of steps after the
 // checkpoint (an interrupted run may have logged steps it never saved).
@@ -450,7 +432,7 @@ GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions
                                "checkpoint " + to_json(saved) + " vs now " + to_json(config));
     if (!resume->has_optimizer())
       throw std::runtime_error("grpo: resume from '" + options.resume_path + "': no optimizer state in it");
-    step = (int)metadata_u64(*resume, "grpo.step");
+    step = (int)resume->metadata_u64("grpo.step");
   }
   if (init_path.empty()) throw std::runtime_error("grpo: no base model (--init)");
   const Checkpoint base = Checkpoint::read(init_path);
@@ -474,7 +456,7 @@ GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions
   if (resume) {
     resume->load_model_into(policy);
     resume->load_optimizer_into(optimizer, policy);
-    rng.set_state(metadata_u64(*resume, "grpo.rng_seed"), metadata_u64(*resume, "grpo.rng_offset"));
+    rng.set_state(resume->metadata_u64("grpo.rng_seed"), resume->metadata_u64("grpo.rng_offset"));
   }
 
   const std::filesystem::path out_path(options.out_path);

@@ -79,6 +79,17 @@ const std::string& Checkpoint::metadata_value(const std::string& key) const {
   return it->second;
 }
 
+uint64_t Checkpoint::metadata_u64(const std::string& key) const {
+  const std::string& text = metadata_value(key);
+  try {
+    size_t used = 0;
+    const uint64_t value = std::stoull(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw std::runtime_error("checkpoint '" + path() + "': metadata '" + key + "' is not a number: '" + text + "'");
+}
+
 GPT Checkpoint::load_model(Device device) const {
   GPT model(config_, device);
   load_model_into(model);

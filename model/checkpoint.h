@@ -11,6 +11,7 @@
 // "optimizer." tensors (the Python `safetensors` package loads by name too).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -41,6 +42,9 @@ class Checkpoint {
   const std::map<std::string, std::string>& metadata() const { return file_.metadata; }
   // Throws naming the file when `key` is missing.
   const std::string& metadata_value(const std::string& key) const;
+  // The value of `key` as an unsigned integer (steps, RNG state); throws naming
+  // the file and the key when it is missing or not a number.
+  uint64_t metadata_u64(const std::string& key) const;
 
   GPT load_model(Device device) const;
   // Into an existing model, whose config must equal the checkpoint's.

@@ -15,6 +15,7 @@
 #include "autograd/adamw.h"
 #include "model/checkpoint.h"
 #include "model/lr_schedule.h"
+#include "model/progress.h"
 
 namespace aha {
 namespace {
@@ -27,18 +28,6 @@ Generator stream(uint64_t seed, Stream which) { return Generator(rng::bits(seed,
 // Without a terminal (a log file, CI) the progress line is printed this often.
 constexpr int kProgressEveryNonTTY = 10;
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string duration_text(double seconds) {
-  long s = (long)std::lround(std::max(0.0, seconds));
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
-}
 
 // Mean validation loss over eval_batches batches. The batches come from a
 // fresh stream each time, so every evaluation scores the same sequences and
@@ -54,16 +43,6 @@ float evaluate(const GPT& model, SequenceSource& source, const TrainConfig& trai
   return (float)(total / train.eval_batches);
 }
 
-uint64_t parse_u64(const Checkpoint& ckpt, const std::string& key) {
-  const std::string& text = ckpt.metadata_value(key);
-  try {
-    size_t used = 0;
-    uint64_t value = std::stoull(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  throw std::runtime_error("checkpoint '" + ckpt.path() + "': metadata '" + key + "' is not a number: '" + text + "'");
-}
 
 // Everything of a resumed run that must equal the interrupted one.
 void check_resume_matches(const Checkpoint& ckpt, const GPTConfig& model_config, const TrainConfig& train,
@@ -150,8 +129,8 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
     check_resume_matches(ckpt, model_config, train, train_data);
     ckpt.load_model_into(model);
     ckpt.load_optimizer_into(optimizer, model);
-    step = (int)parse_u64(ckpt, "train.step");
-    data_rng.set_state(parse_u64(ckpt, "train.rng_seed"), parse_u64(ckpt, "train.rng_offset"));
+    step = (int)ckpt.metadata_u64("train.step");
+    data_rng.set_state(ckpt.metadata_u64("train.rng_seed"), ckpt.metadata_u64("train.rng_offset"));
   }
   if (step >= last_step)
     throw std::runtime_error("pretrain: the run is already at step " + std::to_string(step) +
