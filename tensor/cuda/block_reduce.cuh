@@ -24,11 +24,30 @@ struct MaxOp {
   __device__ float operator()(float a, float b) const { return b > a ? b : a; }
 };
 
+// Two sums in one reduction (one set of barriers instead of two).
+struct PairSumOp {
+  __device__ float2 operator()(float2 a, float2 b) const {
+    return make_float2(a.x + b.x, a.y + b.y);
+  }
+};
+
+// The value of the lane `offset` away (lane ^ offset), for each type the
+// reductions combine; a struct is shuffled field by field.
+__device__ __forceinline__ float shfl_xor(float v, int offset) {
+  return __shfl_xor_sync(kFullWarp, v, offset);
+}
+__device__ __forceinline__ double shfl_xor(double v, int offset) {
+  return __shfl_xor_sync(kFullWarp, v, offset);
+}
+__device__ __forceinline__ float2 shfl_xor(float2 v, int offset) {
+  return make_float2(shfl_xor(v.x, offset), shfl_xor(v.y, offset));
+}
+
 // After the loop every lane holds the combination of all 32 lanes' values.
 template <typename T, typename Op>
 __device__ __forceinline__ T warp_reduce(T value, Op op) {
   for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
-    value = op(value, __shfl_xor_sync(kFullWarp, value, offset));
+    value = op(value, shfl_xor(value, offset));
   return value;
 }
 
@@ -58,6 +77,9 @@ __device__ inline T block_reduce(T value, Op op, T identity) {
 __device__ __forceinline__ float block_sum(float v) { return block_reduce(v, SumOp{}, 0.0f); }
 __device__ __forceinline__ double block_sum(double v) { return block_reduce(v, SumOp{}, 0.0); }
 __device__ __forceinline__ float block_max(float v) { return block_reduce(v, MaxOp{}, -INFINITY); }
+__device__ __forceinline__ float2 block_sum(float2 v) {
+  return block_reduce(v, PairSumOp{}, make_float2(0.0f, 0.0f));
+}
 
 // A running (max, sum of exp(x - max)) pair: the "online softmax" of Milakov &
 // Gimelshein 2018. One pass over a row gives both, instead of a max pass and a
@@ -80,34 +102,20 @@ __device__ __forceinline__ MaxSumExp add_value(MaxSumExp s, float x) {
   return {s.max, s.sum + expf(x - s.max)};
 }
 
+__device__ __forceinline__ MaxSumExp shfl_xor(MaxSumExp s, int offset) {
+  return {shfl_xor(s.max, offset), shfl_xor(s.sum, offset)};
+}
+
+struct MaxSumExpOp {
+  __device__ MaxSumExp operator()(MaxSumExp a, MaxSumExp b) const { return combine(a, b); }
+};
+
 // The (max, sum exp(x - max)) of a whole row, returned to every thread; each
 // thread reads the columns threadIdx.x, threadIdx.x + blockDim.x, ...
 __device__ inline MaxSumExp block_max_sum_exp(const float* row, long long cols) {
   MaxSumExp s{-INFINITY, 0.0f};
   for (long long c = threadIdx.x; c < cols; c += blockDim.x) s = add_value(s, row[c]);
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    MaxSumExp other{__shfl_xor_sync(kFullWarp, s.max, offset),
-                    __shfl_xor_sync(kFullWarp, s.sum, offset)};
-    s = combine(s, other);
-  }
-  __shared__ MaxSumExp per_warp[kWarpSize];
-  __shared__ MaxSumExp result;
-  int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  __syncthreads();
-  if (lane == 0) per_warp[warp] = s;
-  __syncthreads();
-  if (warp == 0) {
-    int warps = blockDim.x / kWarpSize;
-    MaxSumExp w = lane < warps ? per_warp[lane] : MaxSumExp{-INFINITY, 0.0f};
-    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
-      MaxSumExp other{__shfl_xor_sync(kFullWarp, w.max, offset),
-                      __shfl_xor_sync(kFullWarp, w.sum, offset)};
-      w = combine(w, other);
-    }
-    if (lane == 0) result = w;
-  }
-  __syncthreads();
-  return result;
+  return block_reduce(s, MaxSumExpOp{}, MaxSumExp{-INFINITY, 0.0f});
 }
 
 }  // namespace cuda
