@@ -5,7 +5,7 @@
 #   make demo       the main job: the cpu-tiny pipeline
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer (CPU only)
 #   make fuzz       libFuzzer targets (clang) for the tokenizer, answer parser and expression evaluator
-#   make bench      benchmark tables (never gate a test)
+#   make bench      benchmark tables (never gate a test); make bench-gpu on a GPU machine: aha vs PyTorch
 #   make golden     remake the golden files from the PyTorch reference (needs python3 + torch)
 #   make deps       install the missing Debian packages
 #   make clean
@@ -124,11 +124,30 @@ fuzz: deps $(FUZZ_BINS)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$(basename $$f) 2>&1 | tail -4 || exit 1; \
 	done
 
+# Benchmarks print tables; the model workloads are also timed in PyTorch at the
+# same shapes (bench/reference.py speed, when python3 has torch) and the two
+# joined by bench/compare.py into one table: aha ms, PyTorch ms, ratio, MFU.
+BENCH_OUT ?= $(BUILD)/bench
+TORCH_OK = python3 -c 'import torch' 2>/dev/null
 bench: all
+	@mkdir -p $(BENCH_OUT)
 	$(BUILD)/aha bench ops --device cpu
+	$(BUILD)/aha bench model --preset cpu-tiny --device cpu --json $(BENCH_OUT)/aha-cpu.jsonl
+	@if $(TORCH_OK); then \
+	  python3 bench/reference.py speed --device cpu --shapes cpu-tiny --out $(BENCH_OUT)/torch-cpu.jsonl && \
+	  python3 bench/compare.py $(BENCH_OUT)/aha-cpu.jsonl $(BENCH_OUT)/torch-cpu.jsonl; \
+	else echo "bench: python3 has no torch: the PyTorch comparison is skipped (pip install -r requirements.txt)"; fi
 
+# On the GPU machine (issue 7's table; record it in bench/RESULTS.md).
 bench-gpu: all
+	@mkdir -p $(BENCH_OUT)
 	$(BUILD)/aha bench ops --device cuda
+	$(BUILD)/aha bench model --preset gpu-small --device cuda --json $(BENCH_OUT)/aha-small.jsonl
+	$(BUILD)/aha bench model --preset gpu-medium --device cuda --json $(BENCH_OUT)/aha-medium.jsonl
+	cat $(BENCH_OUT)/aha-small.jsonl $(BENCH_OUT)/aha-medium.jsonl > $(BENCH_OUT)/aha-gpu.jsonl
+	python3 bench/reference.py speed --device cuda --shapes gpu-small,gpu-medium --dtypes fp32,bf16 \
+	  --out $(BENCH_OUT)/torch-gpu.jsonl
+	python3 bench/compare.py $(BENCH_OUT)/aha-gpu.jsonl $(BENCH_OUT)/torch-gpu.jsonl
 
 golden:
 	python3 bench/reference.py golden --out tests/golden

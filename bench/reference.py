@@ -7,6 +7,8 @@ backward, and writes inputs, parameters, outputs and gradients as JSON.
 
   python3 bench/reference.py golden --out tests/golden                  # every golden file
   python3 bench/reference.py golden --out tests/golden --only attention_block
+  python3 bench/reference.py speed --device cuda --out torch.jsonl      # PyTorch speed baseline
+                                                                        # (bench/speed_reference.py)
 
 To add a golden file: write `def golden_<name>() -> dict` and decorate it with
 @golden("<name>"); `golden` writes <out>/<name>.json.
@@ -154,6 +156,9 @@ import reference_gpt  # noqa: E402  (bench/ is on sys.path when this runs as a s
 
 golden("gpt_small")(lambda: reference_gpt.golden_gpt_small(tensor_json))
 
+# The speed baseline of bench/compare.py lives in its own file; `speed` dispatches to it.
+import speed_reference  # noqa: E402
+
 
 def cmd_golden(args):
     names = args.only or list(GOLDEN_FILES)
@@ -179,6 +184,10 @@ def main():
     g.add_argument("--out", default="tests/golden", help="output folder (default: tests/golden)")
     g.add_argument("--only", nargs="+", metavar="NAME", help="just these golden files (default: all)")
     g.set_defaults(fn=cmd_golden)
+    s = sub.add_parser("speed", help="time aha's GPT workloads in PyTorch (bench/speed_reference.py)",
+                       description=speed_reference.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    speed_reference.add_arguments(s)
+    s.set_defaults(fn=speed_reference.run)
     args = parser.parse_args()
     args.fn(args)
 

@@ -167,22 +167,8 @@ class OpBench {
 };
 
 std::string device_label(Device device) {
-#if AHA_CUDA
-  if (device == Device::CUDA) {
-    int id = 0;
-    AHA_CUDA_CHECK(cudaGetDevice(&id));
-    cudaDeviceProp prop{};
-    AHA_CUDA_CHECK(cudaGetDeviceProperties(&prop, id));
-    return std::string("cuda (") + prop.name + ")";
-  }
-#endif
-  (void)device;
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line))
-    if (line.rfind("model name", 0) == 0)
-      return "cpu (" + line.substr(line.find(':') + 2) + ", one thread)";
-  return "cpu (one thread)";
+  if (device == Device::CUDA) return "cuda (" + device_model_name(device) + ")";
+  return "cpu (" + device_model_name(device) + ", one thread)";
 }
 
 // Integer ids in [0, V) as floats, made on the host and copied over.
@@ -336,6 +322,24 @@ void run_ops_bench(const BenchOptions& options) {
 
 }  // namespace
 
+std::string device_model_name(Device device) {
+#if AHA_CUDA
+  if (device == Device::CUDA) {
+    int id = 0;
+    AHA_CUDA_CHECK(cudaGetDevice(&id));
+    cudaDeviceProp prop{};
+    AHA_CUDA_CHECK(cudaGetDeviceProperties(&prop, id));
+    return prop.name;
+  }
+#endif
+  (void)device;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "cpu";
+}
+
 void add_bench_command(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "benchmark tables (they never gate a test)");
   bench->require_subcommand(1);
@@ -349,6 +353,7 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   ops->callback([options] { run_ops_bench(*options); });
+  add_bench_model_command(*bench);
 }
 
 }  // namespace aha

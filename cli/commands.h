@@ -2,6 +2,10 @@
 // on the top-level CLI11 app; cli/main.cpp lists them.
 #pragma once
 
+#include <string>
+
+#include "tensor/tensor.h"
+
 namespace CLI {
 class App;
 }
@@ -12,6 +16,9 @@ void add_data_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_bench_model_command(CLI::App& bench);  // `aha bench model`, under `aha bench`
+// The GPU's or the CPU's model name, for benchmark tables.
+std::string device_model_name(Device device);
 void add_eval_command(CLI::App& app);
 void add_grpo_command(CLI::App& app);
 void add_run_command(CLI::App& app);

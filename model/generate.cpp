@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "model/decoder.h"
 #include "model/inference.h"
 
 namespace aha {
@@ -18,7 +19,7 @@ const char* stop_reason_name(StopReason reason) {
   return "unknown";
 }
 
-std::vector<Completion> generate(const GPT& model, const std::vector<std::vector<int>>& prompts,
+std::vector<Completion> generate_stepwise(const GPT& model, const std::vector<std::vector<int>>& prompts,
                                  const GenerateConfig& config, Generator& gen) {
   if (config.max_new_tokens < 1)
     throw std::runtime_error("generate: max_new_tokens must be >= 1, got " +
@@ -66,6 +67,12 @@ std::vector<Completion> generate(const GPT& model, const std::vector<std::vector
     logits = decode_step(model, cache, fed);
   }
   return completions;
+}
+
+std::vector<Completion> generate(const GPT& model, const std::vector<std::vector<int>>& prompts,
+                                 const GenerateConfig& config, Generator& gen) {
+  if (config.sampling.top_k == 0 && config.sampling.top_p >= 1.0f) return generate_batched(model, prompts, config, gen);
+  return generate_stepwise(model, prompts, config, gen);
 }
 
 }  // namespace aha

@@ -34,9 +34,18 @@ struct Completion {
   StopReason stop = StopReason::MaxTokens;
 };
 
-// One completion per prompt, in prompt order. Random draws come from `gen`
-// (one per live row per step, in row order), so a seed fixes the result.
+// One completion per prompt, in prompt order. Plain temperature or greedy
+// sampling runs the fast batched decoder (model/decoder.h: one seed drawn from
+// `gen` per call, none when greedy); a top-k or top-p cut runs
+// generate_stepwise. Either way a seed fixes the result.
 std::vector<Completion> generate(const GPT& model, const std::vector<std::vector<int>>& prompts,
                                  const GenerateConfig& config, Generator& gen);
+
+// The simple sibling: prefill, then one decode_step (model/inference.h) and
+// one host-side sample() per step, with every cut of model/sampler.h. Random
+// draws come from `gen`, one per live row per step in row order. The parity
+// reference of the batched decoder.
+std::vector<Completion> generate_stepwise(const GPT& model, const std::vector<std::vector<int>>& prompts,
+                                          const GenerateConfig& config, Generator& gen);
 
 }  // namespace aha

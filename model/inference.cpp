@@ -31,38 +31,6 @@ Tensor new_positions(const GPT& model, const KVCache& cache, int64_t new_tokens,
   return Tensor::from_vector(ids, Shape{B, new_tokens}, model.device());
 }
 
-// The attention mask with left padding, as an additive bias [B, H, Tn, Tk]:
-// query i of the new positions sits at cache position qi = Tk - Tn + i; key j
-// is visible when it is not in the future (j <= qi) and, for a real query,
-// not padding (j >= pads(b)). A padding query sees only padding keys, so no
-// row of the softmax is empty and no real value is touched by it.
-Tensor padding_bias(const KVCache& cache, int n_heads, int64_t new_tokens) {
-  const int64_t B = cache.batch(), Tk = cache.length() + new_tokens, Tn = new_tokens;
-  std::vector<float> bias((size_t)(B * n_heads * Tn * Tk));
-  size_t at = 0;
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t pad = cache.pad(b);
-    for (int h = 0; h < n_heads; ++h) {
-      for (int64_t i = 0; i < Tn; ++i) {
-        const int64_t qi = Tk - Tn + i;
-        for (int64_t j = 0; j < Tk; ++j) {
-          bool visible = j <= qi && (qi < pad || j >= pad);
-          bias[at++] = visible ? 0.0f : -INFINITY;
-        }
-      }
-    }
-  }
-  return Tensor::from_vector(bias, Shape{B, n_heads, Tn, Tk});
-}
-
-// x [B, T, C] -> [B, 1, C], the last position of every row (one permute,
-// because slices run along dim 0 only).
-Var last_position(const Var& x) {
-  const int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2];
-  Var by_time = reshape(permute_0213(reshape(x, Shape{1, B, T, C})), Shape{T, B * C});
-  return reshape(slice0(by_time, T - 1, T), Shape{B, 1, C});
-}
-
 // tokens [B, Tn] at the next Tn cache positions of every row. The block is
 // GPT::forward's, with this step's keys and values appended to the cache and
 // attention over all of the cache. -> logits [B, Tn, V], or [B, V] when only
@@ -73,7 +41,9 @@ Tensor forward_cached(const GPT& model, KVCache& cache, const Tensor& tokens, bo
   const GPTConfig& config = model.config();
   const int64_t B = tokens.size(0), Tn = tokens.size(1);
   Tensor positions = new_positions(model, cache, Tn, op);
-  Tensor bias = cache.any_padding() ? padding_bias(cache, config.n_heads, Tn).to(model.device()) : Tensor();
+  Tensor bias = cache.any_padding()
+                    ? padding_bias(cache.pads(), config.n_heads, cache.length() + Tn, Tn).to(model.device())
+                    : Tensor();
   Var x = embed(model, tokens, positions);  // [B, Tn, C]
   for (int l = 0; l < config.n_layers; ++l) {
     const GPTBlock& block = model.blocks[(size_t)l];
@@ -98,6 +68,35 @@ void check_token(const GPT& model, int token, const char* op, size_t row) {
 }
 
 }  // namespace
+
+// Query i of the new positions sits at cache position qi = Tk - Tn + i; key j
+// is visible when it is not in the future (j <= qi) and, for a real query,
+// not padding (j >= pads(b)). A padding query sees only padding keys, so no
+// row of the softmax is empty and no real value is touched by it.
+Tensor padding_bias(const std::vector<int64_t>& pads, int n_heads, int64_t Tk, int64_t Tn) {
+  const int64_t B = (int64_t)pads.size();
+  std::vector<float> bias((size_t)(B * n_heads * Tn * Tk));
+  size_t at = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t pad = pads[(size_t)b];
+    for (int h = 0; h < n_heads; ++h) {
+      for (int64_t i = 0; i < Tn; ++i) {
+        const int64_t qi = Tk - Tn + i;
+        for (int64_t j = 0; j < Tk; ++j) {
+          bool visible = j <= qi && (qi < pad || j >= pad);
+          bias[at++] = visible ? 0.0f : -INFINITY;
+        }
+      }
+    }
+  }
+  return Tensor::from_vector(bias, Shape{B, n_heads, Tn, Tk});
+}
+
+Var last_position(const Var& x) {
+  const int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2];
+  Var by_time = reshape(permute_0213(reshape(x, Shape{1, B, T, C})), Shape{T, B * C});
+  return reshape(slice0(by_time, T - 1, T), Shape{B, 1, C});
+}
 
 PrefillResult prefill(const GPT& model, const std::vector<std::vector<int>>& prompts, bool all_positions) {
   const char* op = "prefill";

@@ -32,4 +32,12 @@ PrefillResult prefill(const GPT& model, const std::vector<std::vector<int>>& pro
 // it, [B, V]. A row may not grow past the model's context.
 Tensor decode_step(const GPT& model, KVCache& cache, const std::vector<int>& tokens);
 
+// The attention mask of Tn new positions over Tk cache positions with left
+// padding, as an additive bias [B, H, Tn, Tk] of 0 (visible) and -inf, on the CPU.
+Tensor padding_bias(const std::vector<int64_t>& pads, int n_heads, int64_t Tk, int64_t Tn);
+
+// x [B, T, C] -> [B, 1, C], the last position of every row (one permute,
+// because slices run along dim 0 only).
+Var last_position(const Var& x);
+
 }  // namespace aha

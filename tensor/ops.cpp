@@ -391,6 +391,76 @@ Tensor softmax_entropy(const Tensor& logits) {
   return out;
 }
 
+// ---- batched decoding ----
+
+void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t start) {
+  const char* op = "kv_cache_write_";
+  Device dev = same_device(op, cache, src);
+  if (cache.ndim() != 4 || src.ndim() != 3 || src.size(0) != cache.size(0))
+    shape_error(op, "cache must be [B, H, Tmax, D] and src [B, Tn, S], got " + shapes(cache, src));
+  const int64_t B = cache.size(0), H = cache.size(1), Tmax = cache.size(2), D = cache.size(3);
+  const int64_t Tn = src.size(1), S = src.size(2);
+  if (column < 0 || column + H * D > S)
+    shape_error(op, "columns [" + std::to_string(column) + ", " + std::to_string(column + H * D) +
+                        ") do not fit src rows of " + std::to_string(S));
+  if (start < 0 || start + Tn > Tmax)
+    shape_error(op, "positions [" + std::to_string(start) + ", " + std::to_string(start + Tn) +
+                        ") do not fit a cache of " + std::to_string(Tmax));
+  AHA_DISPATCH(dev, kv_cache_write(cache.data(), src.data(), B, H, Tmax, D, Tn, S, column, start));
+}
+
+Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, const Tensor& values,
+                        const Tensor& pads, int64_t length) {
+  const char* op = "decode_attention";
+  Device dev = same_device(op, qkv, keys);
+  same_device(op, keys, values);
+  same_device(op, keys, pads);
+  if (keys.ndim() != 4 || values.shape() != keys.shape())
+    shape_error(op, "keys and values must both be [B, H, Tmax, D], got " + shapes(keys, values));
+  const int64_t B = keys.size(0), H = keys.size(1), Tmax = keys.size(2), D = keys.size(3);
+  const int64_t S = qkv.shape().last();
+  if (qkv.numel() != B * S || pads.numel() != B)
+    shape_error(op, "qkv " + qkv.shape().str() + " and pads " + pads.shape().str() + " must have " +
+                        std::to_string(B) + " rows");
+  if (column < 0 || column + H * D > S)
+    shape_error(op, "query columns [" + std::to_string(column) + ", " + std::to_string(column + H * D) +
+                        ") do not fit rows of " + std::to_string(S));
+  if (length < 1 || length > Tmax)
+    shape_error(op, "length " + std::to_string(length) + " outside [1, " + std::to_string(Tmax) + "]");
+  Tensor y = Tensor::empty(Shape{B, H * D}, dev);
+  AHA_DISPATCH(dev, decode_attention(qkv.data(), S, column, keys.data(), values.data(), pads.data(), y.data(), B,
+                                     H, Tmax, D, length));
+  return y;
+}
+
+void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
+                  Tensor& next_positions, const SampleStepConfig& config) {
+  const char* op = "sample_step_";
+  Device dev = same_device(op, logits, rows);
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&state.prompt_lengths, &state.done, &state.lengths,
+                                                             &state.tokens, &state.logprobs, &state.policy_logprobs,
+                                                             &next_tokens, &next_positions})
+    same_device(op, logits, *t);
+  if (logits.ndim() != 2) shape_error(op, "logits must be [Bc, V], got " + logits.shape().str());
+  const int64_t Bc = logits.size(0), B0 = state.done.numel();
+  if (rows.numel() != Bc || next_tokens.numel() != Bc || next_positions.numel() != Bc)
+    shape_error(op, "rows, next_tokens and next_positions must have the " + std::to_string(Bc) + " rows of the logits");
+  if (state.prompt_lengths.numel() != B0 || state.lengths.numel() != B0 ||
+      state.tokens.shape() != Shape{B0, config.max_new} || state.logprobs.shape() != state.tokens.shape() ||
+      state.policy_logprobs.shape() != state.tokens.shape())
+    shape_error(op, "the decode state must hold [B0] counters and [B0, max_new] records, B0 = " + std::to_string(B0));
+  if (config.step < 0 || config.step >= config.max_new)
+    shape_error(op, "step " + std::to_string(config.step) + " outside [0, max_new " + std::to_string(config.max_new) + ")");
+  if (!config.greedy && !(config.temperature > 0.0f))
+    shape_error(op, "temperature must be > 0 when sampling, got " + std::to_string(config.temperature));
+  if (config.num_stop_tokens < 0 || config.num_stop_tokens > SampleStepConfig::kMaxStopTokens)
+    shape_error(op, "at most " + std::to_string(SampleStepConfig::kMaxStopTokens) + " stop tokens");
+  AHA_DISPATCH(dev, sample_step(logits.data(), rows.data(), state.prompt_lengths.data(), state.done.data(),
+                                state.lengths.data(), state.tokens.data(), state.logprobs.data(),
+                                state.policy_logprobs.data(), next_tokens.data(), next_positions.data(), Bc,
+                                logits.size(1), config));
+}
+
 // ---- layout ----
 
 Tensor transpose_last2(const Tensor& a) {

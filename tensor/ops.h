@@ -111,6 +111,48 @@ Tensor slice0(const Tensor& a, int64_t start, int64_t end);  // rows [start, end
 // become `fill`. Tq < Tk is the KV-cache case (queries are the last Tq positions).
 Tensor causal_mask(const Tensor& scores, float fill);
 
+// ---- batched decoding (tensor/cpu/decode.cpp) ----
+// Inference only, no backward: sampling is never differentiated (the GRPO
+// update recomputes log-probabilities with the training forward). The KV cache
+// is preallocated [B, H, Tmax, D] per layer and written in place, so a decode
+// step copies nothing but the new position.
+
+// cache[b, h, start + t, :] = the head-h slice of src[b, t, column : column + H*D];
+// src [B, Tn, S] (a linear layer's output, maybe a fused q|k|v row), cache [B, H, Tmax, D].
+void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t start);
+// Attention of one new query per row over cache positions [pads[b], length):
+//   y[b, h] = softmax_j(q[b, h] . k[b, h, j] / sqrt(D)) v[b, h, j]
+// q[b, h] is qkv[b, column + h*D : column + (h+1)*D]; qkv [B, S] or [B, 1, S];
+// keys, values [B, H, Tmax, D]; pads [B] (float-coded). -> [B, H*D]
+Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, const Tensor& values,
+                        const Tensor& pads, int64_t length);
+// The settings of one batched sampling step (sample_step_ below).
+struct SampleStepConfig {
+  static constexpr int kMaxStopTokens = 8;
+  float temperature = 1.0f;  // > 0 unless greedy
+  bool greedy = false;
+  int eos_token = -1;        // -1 = none
+  int stop_tokens[kMaxStopTokens] = {};
+  int num_stop_tokens = 0;
+  int64_t max_new = 1;       // tokens a row may generate
+  int64_t context = 1;       // the model's context: prompt + generated may not pass it
+  int64_t step = 0;          // this step's index, 0-based
+  uint64_t seed = 0;         // the draw of row r at step s is uniform(seed, r * max_new + s)
+};
+// The state a batched decode keeps on the device, B0 sequences (see sample_step_).
+struct DecodeState {
+  Tensor prompt_lengths;  // [B0]
+  Tensor done;            // [B0] 1 once a sequence stopped
+  Tensor lengths;         // [B0] tokens generated so far
+  Tensor tokens, logprobs, policy_logprobs;  // [B0, max_new]
+};
+// One sampling step for the Bc rows still in the batch (rows [Bc]: their
+// sequence numbers in 0..B0-1): draws each live row's token from logits [Bc, V],
+// records it in `state` and decides whether the row stops (the rules and
+// equations are at cpu::sample_step). Writes next_tokens and next_positions
+// [Bc, 1], what the next decode step feeds (0 for stopped rows).
+void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
+                  Tensor& next_positions, const SampleStepConfig& config);
 // ---- in place (tensor/cpu/inplace.cpp) ----
 void fill_(Tensor& a, float value);
 void add_(Tensor& a, const Tensor& b);           // a += b, same numel

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "model/decoder.h"
 #include "model/generate.h"
 #include "model/gpt.h"
 #include "model/inference.h"
@@ -415,4 +416,87 @@ TEST_CASE("generate, sampled: seeded, with policy log-probs of the sampled token
         generate(model, prompts, bad, gen);
       }(),
       doctest::Contains("max_new_tokens"), std::runtime_error);
+}
+
+namespace {
+
+// generate_batched against generate_stepwise, greedy (no random draws, so the
+// two must pick the same tokens): prompts of different lengths, rows stopping
+// at different steps so the batch shrinks at several stop checks.
+void check_batched_equals_stepwise(const GPT& model, float tolerance) {
+  Generator prompts_gen(21);
+  const int V = model.config().vocab_size;
+  std::vector<std::vector<int>> prompts;
+  for (int length : {1, 5, 2, 9, 3, 3, 7})
+    prompts.push_back(random_sequence(prompts_gen, (size_t)length, V));
+  GenerateConfig config;
+  config.max_new_tokens = 30;
+  config.sampling.greedy = true;
+  Generator unused(0);
+  const std::vector<Completion> free_run = generate_stepwise(model, prompts, config, unused);
+  config.stop_tokens = {free_run[1].tokens[2], free_run[4].tokens[10]};  // rows end at various steps
+  config.eos_token = free_run[6].tokens[17];
+  const std::vector<Completion> want = generate_stepwise(model, prompts, config, unused);
+  const std::vector<Completion> got = generate_batched(model, prompts, config, unused);
+  REQUIRE(got.size() == want.size());
+  std::set<size_t> lengths;
+  for (size_t b = 0; b < want.size(); ++b) {
+    CAPTURE(b);
+    CHECK(got[b].tokens == want[b].tokens);
+    CHECK(got[b].stop == want[b].stop);
+    REQUIRE(got[b].policy_logprobs.size() == want[b].policy_logprobs.size());
+    for (size_t i = 0; i < want[b].policy_logprobs.size(); ++i)
+      CHECK(std::fabs(got[b].policy_logprobs[i] - want[b].policy_logprobs[i]) < tolerance);
+    lengths.insert(want[b].tokens.size());
+  }
+  CHECK(lengths.size() >= 3);  // the rows did stop at different steps
+}
+
+}  // namespace
+
+TEST_CASE("generate_batched equals generate_stepwise, greedy, as rows stop and leave the batch (CPU)") {
+  GPTConfig c{11, 40, 16, 2, 2};
+  check_batched_equals_stepwise(random_model(c, 31), 1e-4f);
+}
+
+TEST_CASE("generate_batched on CUDA equals generate_stepwise on the CPU, greedy (when a GPU answers)") {
+  if (!cuda_available()) {
+    MESSAGE("no CUDA GPU here: skipped");
+    return;
+  }
+  const bool tf32 = tf32_enabled();
+  set_tf32(false);
+  GPTConfig c{11, 40, 16, 2, 2};
+  GPT cpu_model = random_model(c, 31);
+  GPT model(c, Device::CUDA);
+  model.copy_params_from(cpu_model);
+  // The CPU result is the reference: the CUDA model runs batched, then stepwise for the check's `want`.
+  check_batched_equals_stepwise(model, 1e-4f);
+  GenerateConfig config;
+  config.max_new_tokens = 12;
+  config.sampling.greedy = true;
+  Generator unused(0);
+  const std::vector<std::vector<int>> prompts = {{1, 2, 3}, {4}, {5, 6, 7, 8, 9, 10}};
+  const std::vector<Completion> on_cpu = generate_stepwise(cpu_model, prompts, config, unused);
+  const std::vector<Completion> on_gpu = generate_batched(model, prompts, config, unused);
+  for (size_t b = 0; b < prompts.size(); ++b) CHECK(on_gpu[b].tokens == on_cpu[b].tokens);
+  set_tf32(tf32);
+}
+
+TEST_CASE("generate_batched: plain sampling only, and clear errors") {
+  GPTConfig c = small_config();
+  GPT model = random_model(c, 8);
+  GenerateConfig config;
+  Generator gen(1);
+  config.sampling.top_k = 3;
+  CHECK_THROWS_WITH_AS(generate_batched(model, {{1, 2}}, config, gen), doctest::Contains("top-k / top-p"),
+                       std::runtime_error);
+  config.sampling.top_k = 0;
+  CHECK_THROWS_WITH_AS(generate_batched(model, {{1, 2}, {}}, config, gen), doctest::Contains("prompt 1 is empty"),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(generate_batched(model, {{1, 11}}, config, gen), doctest::Contains("outside the vocabulary"),
+                       std::runtime_error);
+  config.stop_tokens = std::vector<int>(9, 1);
+  CHECK_THROWS_WITH_AS(generate_batched(model, {{1}}, config, gen), doctest::Contains("at most 8 stop tokens"),
+                       std::runtime_error);
 }

@@ -85,6 +85,16 @@ void permute_0213(const float* a, float* out, int64_t A, int64_t B, int64_t C, i
 void causal_mask(const float* scores, float* out, int64_t batch, int64_t Tq, int64_t Tk,
                  float fill);
 
+// decode.cpp: batched decoding with an in-place KV cache (inference only)
+void kv_cache_write(float* cache, const float* src, int64_t B, int64_t H, int64_t Tmax, int64_t D,
+                    int64_t Tn, int64_t S, int64_t column, int64_t start);
+void decode_attention(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
+                      const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
+                      int64_t length);
+void sample_step(const float* logits, const float* rows, const float* prompt_lengths, float* done,
+                 float* lengths, float* tokens, float* logprobs, float* policy_logprobs, float* next_tokens,
+                 float* next_positions, int64_t Bc, int64_t V, const SampleStepConfig& config);
+
 // optim.cpp
 void axpy(float* a, const float* b, int64_t n, float alpha);  // a += alpha * b
 void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
