@@ -290,6 +290,20 @@ void run_ops_bench(const BenchOptions& options) {
               [&] { permute_0213(qkv); });
   }
 
+  // ---- batched decoding: one step of gpu-small's rollouts (batch 512, 6 heads of 64, a full 256 cache) ----
+  {
+    const int64_t B = device == Device::CUDA ? 512 : 64, H = 6, Dh = 64, Tmax = 256, C = H * Dh;
+    Tensor keys = randn(Shape{B, H, Tmax, Dh}), values = randn(Shape{B, H, Tmax, Dh});
+    Tensor qkv = randn(Shape{B, 1, 3 * C}), pads = Tensor::zeros(Shape{B}, device);
+    const std::string shape = shape_str({B, H, Tmax, Dh});
+    bench.run("decode_attention", shape, (2.0 * B * H * Tmax * Dh + 2.0 * B * C) * F, 0,
+              [&] { decode_attention(qkv, 0, keys, values, pads, Tmax); });
+    bench.run("kv_cache_write_ (k and v)", shape, 4.0 * B * C * F, 0, [&] {
+      kv_cache_write_(keys, qkv, C, Tmax - 1);
+      kv_cache_write_(values, qkv, 2 * C, Tmax - 1);
+    });
+  }
+
   // ---- matrix products of a d=768 GPT over T tokens (TF32 on CUDA) ----
   struct Gemm {
     const char* name;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "model/inference.h"
+#include "tensor/step_graph.h"
 
 namespace aha {
 namespace {
@@ -58,11 +59,13 @@ Tensor prefill_into(const GPT& model, const Tensor& tokens, const Tensor& positi
   return lm_head(model, last_position(x)).value();  // [B, V]
 }
 
-// One new token per cache row at cache position `position`: tokens and
+// One new token per cache row at cache position first + clock[0]: tokens and
 // positions [Bc, 1] -> logits [Bc, V]. Plain tensor ops (no autograd graph),
 // each block as GPT::forward:  x += W_o Attn(LN_1(x));  x += MLP(LN_2(x)).
+// The position comes from the device (`clock`), so the same launches serve
+// every step and a CUDA graph can replay them.
 Tensor decode_one(const GPT& model, const std::vector<FusedQKV>& qkv_weights, Batch& batch,
-                  const Tensor& tokens, const Tensor& positions, int64_t position) {
+                  const Tensor& tokens, const Tensor& positions, int64_t first, const Tensor& clock) {
   const GPTConfig& config = model.config();
   const int64_t Bc = batch.size(), C = config.d_model;
   const float eps = 1e-5f;  // the autograd layernorm's default, as in GPT::forward
@@ -74,10 +77,10 @@ Tensor decode_one(const GPT& model, const std::vector<FusedQKV>& qkv_weights, Ba
     Tensor h = layernorm(x, block.ln1_gamma.value(), block.ln1_beta.value(), eps).y;
     Tensor qkv = add(matmul(h, fused.weight), fused.bias);  // [Bc, 3C] = q | k | v
     const Tensor rows_of_one = qkv.reshape(Shape{Bc, 1, 3 * C});
-    kv_cache_write_(batch.keys[(size_t)l], rows_of_one, C, position);
-    kv_cache_write_(batch.values[(size_t)l], rows_of_one, 2 * C, position);
-    Tensor y = decode_attention(qkv, 0, batch.keys[(size_t)l], batch.values[(size_t)l], batch.pads,
-                                position + 1);  // [Bc, C]
+    kv_cache_write_(batch.keys[(size_t)l], rows_of_one, C, first, clock);
+    kv_cache_write_(batch.values[(size_t)l], rows_of_one, 2 * C, first, clock);
+    Tensor y = decode_attention(qkv, 0, batch.keys[(size_t)l], batch.values[(size_t)l], batch.pads, first + 1,
+                                clock);  // [Bc, C]
     x = add(x, add(matmul(y, block.w_attn_out.value()), block.b_attn_out.value()));
     h = layernorm(x, block.ln2_gamma.value(), block.ln2_beta.value(), eps).y;
     Tensor m = gelu(add(matmul(h, block.w_fc.value()), block.b_fc.value()));  // [Bc, 4C]
@@ -195,20 +198,35 @@ std::vector<Completion> generate_batched(const GPT& model, const std::vector<std
   Tensor logits = prefill_into(model, Tensor::from_vector(ids, Shape{B0, Tp}, device),
                                Tensor::from_vector(positions, Shape{B0, Tp}, device), pads, batch);
   Tensor next_tokens = Tensor::empty(Shape{B0, 1}, device), next_positions = Tensor::empty(Shape{B0, 1}, device);
-  for (int64_t step = 0; step < config.max_new_tokens; ++step) {
-    step_config.step = step;
-    sample_step_(logits, batch.rows, state, next_tokens, next_positions, step_config);
-    const int64_t position = Tp + step;  // where the token just drawn is fed
-    if (step + 1 == config.max_new_tokens || position >= Tmax) break;  // past Tmax no row is live
-    if ((step + 1) % kStopCheckInterval == 0) {
+  step_config.step = 0;
+  sample_step_(logits, batch.rows, state, next_tokens, next_positions, step_config);
+
+  // Steps 1.. run as one unit: feed the last drawn token at cache position
+  // Tp + clock, draw step 1 + clock, advance the clock. On CUDA the unit is
+  // captured once per batch size and replayed (tensor/step_graph.h).
+  Tensor clock = Tensor::zeros(Shape{1}, device);
+  const Tensor one = Tensor::ones(Shape{1}, device);
+  SampleStepConfig unit_config = step_config;
+  unit_config.step = 1;
+  StepGraph graph(device);
+  for (int64_t step = 1; step < config.max_new_tokens; ++step) {
+    if (Tp + step - 1 >= Tmax) break;  // no row is live past Tmax
+    if (step % kStopCheckInterval == 0) {
       const std::vector<float> done = state.done.to_vector();  // the one sync every few steps
       std::vector<int64_t> keep;
       for (int64_t i = 0; i < batch.size(); ++i)
         if (done[(size_t)batch.rows_host[(size_t)i]] == 0.0f) keep.push_back(i);
       if (keep.empty()) break;
-      if ((int64_t)keep.size() < batch.size()) keep_rows(batch, keep, next_tokens, next_positions, device);
+      if ((int64_t)keep.size() < batch.size()) {
+        graph.reset();  // the capture points at the old batch's tensors
+        keep_rows(batch, keep, next_tokens, next_positions, device);
+      }
     }
-    logits = decode_one(model, qkv_weights, batch, next_tokens, next_positions, position);
+    graph.run([&] {
+      logits = decode_one(model, qkv_weights, batch, next_tokens, next_positions, Tp, clock);
+      sample_step_(logits, batch.rows, state, next_tokens, next_positions, unit_config, clock);
+      add_(clock, one);
+    });
   }
 
   const std::vector<float> tokens = state.tokens.to_vector(), logprobs = state.logprobs.to_vector(),

@@ -393,7 +393,15 @@ Tensor softmax_entropy(const Tensor& logits) {
 
 // ---- batched decoding ----
 
-void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t start) {
+// A clock is a [1] tensor on the op's device; returns its pointer (null when undefined).
+static const float* clock_data(const char* op, Device dev, const Tensor& clock) {
+  if (!clock.defined()) return nullptr;
+  if (clock.device() != dev || clock.numel() != 1)
+    shape_error(op, "the clock must be one value on the op's device, got " + clock.shape().str());
+  return clock.data();
+}
+
+void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t start, const Tensor& clock) {
   const char* op = "kv_cache_write_";
   Device dev = same_device(op, cache, src);
   if (cache.ndim() != 4 || src.ndim() != 3 || src.size(0) != cache.size(0))
@@ -406,11 +414,12 @@ void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t s
   if (start < 0 || start + Tn > Tmax)
     shape_error(op, "positions [" + std::to_string(start) + ", " + std::to_string(start + Tn) +
                         ") do not fit a cache of " + std::to_string(Tmax));
-  AHA_DISPATCH(dev, kv_cache_write(cache.data(), src.data(), B, H, Tmax, D, Tn, S, column, start));
+  AHA_DISPATCH(dev, kv_cache_write(cache.data(), src.data(), B, H, Tmax, D, Tn, S, column, start,
+                                   clock_data(op, dev, clock)));
 }
 
 Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, const Tensor& values,
-                        const Tensor& pads, int64_t length) {
+                        const Tensor& pads, int64_t length, const Tensor& clock) {
   const char* op = "decode_attention";
   Device dev = same_device(op, qkv, keys);
   same_device(op, keys, values);
@@ -429,12 +438,12 @@ Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, c
     shape_error(op, "length " + std::to_string(length) + " outside [1, " + std::to_string(Tmax) + "]");
   Tensor y = Tensor::empty(Shape{B, H * D}, dev);
   AHA_DISPATCH(dev, decode_attention(qkv.data(), S, column, keys.data(), values.data(), pads.data(), y.data(), B,
-                                     H, Tmax, D, length));
+                                     H, Tmax, D, length, clock_data(op, dev, clock)));
   return y;
 }
 
 void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
-                  Tensor& next_positions, const SampleStepConfig& config) {
+                  Tensor& next_positions, const SampleStepConfig& config, const Tensor& clock) {
   const char* op = "sample_step_";
   Device dev = same_device(op, logits, rows);
   for (const Tensor* t : std::initializer_list<const Tensor*>{&state.prompt_lengths, &state.done, &state.lengths,
@@ -458,7 +467,7 @@ void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, 
   AHA_DISPATCH(dev, sample_step(logits.data(), rows.data(), state.prompt_lengths.data(), state.done.data(),
                                 state.lengths.data(), state.tokens.data(), state.logprobs.data(),
                                 state.policy_logprobs.data(), next_tokens.data(), next_positions.data(), Bc,
-                                logits.size(1), config));
+                                logits.size(1), config, clock_data(op, dev, clock)));
 }
 
 // ---- layout ----

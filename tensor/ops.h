@@ -119,13 +119,16 @@ Tensor causal_mask(const Tensor& scores, float fill);
 
 // cache[b, h, start + t, :] = the head-h slice of src[b, t, column : column + H*D];
 // src [B, Tn, S] (a linear layer's output, maybe a fused q|k|v row), cache [B, H, Tmax, D].
-void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t start);
+// With `clock` (a [1] tensor, e.g. a step counter), positions start at start + clock[0]:
+// a captured CUDA graph (tensor/step_graph.h) advances them without new arguments.
+// The same holds for decode_attention's length and sample_step_'s config.step.
+void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t start, const Tensor& clock = Tensor());
 // Attention of one new query per row over cache positions [pads[b], length):
 //   y[b, h] = softmax_j(q[b, h] . k[b, h, j] / sqrt(D)) v[b, h, j]
 // q[b, h] is qkv[b, column + h*D : column + (h+1)*D]; qkv [B, S] or [B, 1, S];
 // keys, values [B, H, Tmax, D]; pads [B] (float-coded). -> [B, H*D]
 Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, const Tensor& values,
-                        const Tensor& pads, int64_t length);
+                        const Tensor& pads, int64_t length, const Tensor& clock = Tensor());
 // The settings of one batched sampling step (sample_step_ below).
 struct SampleStepConfig {
   static constexpr int kMaxStopTokens = 8;
@@ -152,7 +155,7 @@ struct DecodeState {
 // equations are at cpu::sample_step). Writes next_tokens and next_positions
 // [Bc, 1], what the next decode step feeds (0 for stopped rows).
 void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
-                  Tensor& next_positions, const SampleStepConfig& config);
+                  Tensor& next_positions, const SampleStepConfig& config, const Tensor& clock = Tensor());
 // ---- in place (tensor/cpu/inplace.cpp) ----
 void fill_(Tensor& a, float value);
 void add_(Tensor& a, const Tensor& b);           // a += b, same numel

@@ -262,3 +262,30 @@ TEST_CASE("cuda: the decoding ops match the CPU (kernels for the batched decoder
     }
   }
 }
+
+TEST_CASE("a clock tensor shifts the cache position, the attention length and the sampling step") {
+  const int64_t B = 2, H = 2, Tmax = 6, D = 4, S = 3 * H * D;
+  Tensor src = randn_cpu(Shape{B, 1, S}, 12);
+  Tensor by_start = Tensor::zeros(Shape{B, H, Tmax, D}), by_clock = Tensor::zeros(Shape{B, H, Tmax, D});
+  kv_cache_write_(by_start, src, H * D, 3);
+  kv_cache_write_(by_clock, src, H * D, 1, Tensor::from_vector({2}, Shape{1}));
+  CHECK(by_clock.to_vector() == by_start.to_vector());
+  Tensor keys = randn_cpu(Shape{B, H, Tmax, D}, 13), values = randn_cpu(Shape{B, H, Tmax, D}, 14);
+  Tensor pads = Tensor::from_vector({0, 1}, Shape{B});
+  Tensor qkv = randn_cpu(Shape{B, S}, 15);
+  CHECK(decode_attention(qkv, 0, keys, values, pads, 2, Tensor::from_vector({3}, Shape{1})).to_vector() ==
+        decode_attention(qkv, 0, keys, values, pads, 5).to_vector());
+  SampleStepConfig config;
+  config.greedy = true;
+  config.max_new = 4;
+  config.context = 50;
+  config.step = 1;
+  DecodeState a = fresh_state({1, 1}, 4, Device::CPU), b = fresh_state({1, 1}, 4, Device::CPU);
+  Tensor logits = randn_cpu(Shape{B, 7}, 16), rows = Tensor::from_vector({0, 1}, Shape{B});
+  Tensor na = Tensor::empty(Shape{B, 1}), pa = Tensor::empty(Shape{B, 1}), nb = na.clone(), pb = pa.clone();
+  sample_step_(logits, rows, a, na, pa, config, Tensor::from_vector({2}, Shape{1}));
+  config.step = 3;
+  sample_step_(logits, rows, b, nb, pb, config);
+  CHECK(a.tokens.to_vector() == b.tokens.to_vector());
+  CHECK(a.done.to_vector() == std::vector<float>{1, 1});  // step 3 of max_new 4: the last
+}

@@ -3,6 +3,7 @@
 // every row with its bookkeeping. Inference only (no backward): the GRPO
 // update recomputes log-probabilities with the training forward.
 // tensor/cuda/decode.cu mirrors these kernels one for one.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -18,7 +19,9 @@ namespace cpu {
 // cache [B, H, Tmax, D]; src [B, Tn, S]: the new positions' keys (or values) as
 // a linear layer wrote them, possibly one slice of a fused q|k|v row.
 void kv_cache_write(float* cache, const float* src, int64_t B, int64_t H, int64_t Tmax, int64_t D,
-                    int64_t Tn, int64_t S, int64_t column, int64_t start) {
+                    int64_t Tn, int64_t S, int64_t column, int64_t start, const float* clock) {
+  if (clock) start += (int64_t)*clock;
+  if (start < 0 || start + Tn > Tmax) return;  // a clock past the cache: nothing to write
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < Tn; ++t)
       for (int64_t h = 0; h < H; ++h)
@@ -33,7 +36,8 @@ void kv_cache_write(float* cache, const float* src, int64_t B, int64_t H, int64_
 // visible key (cannot happen for a real prompt) gets y = 0.
 void decode_attention(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
                       const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
-                      int64_t length) {
+                      int64_t length, const float* clock) {
+  if (clock) length = std::min<int64_t>(length + (int64_t)*clock, Tmax);
   const float scale = 1.0f / std::sqrt((float)D);
 #pragma omp parallel for if (B * H * length * D >= kParallelMinWork)
   for (int64_t bh = 0; bh < B * H; ++bh) {
@@ -78,7 +82,11 @@ void decode_attention(const float* qkv, int64_t S, int64_t column, const float* 
 // and end the row (the caller reports it).
 void sample_step(const float* logits, const float* rows, const float* prompt_lengths, float* done,
                  float* lengths, float* tokens, float* logprobs, float* policy_logprobs, float* next_tokens,
-                 float* next_positions, int64_t Bc, int64_t V, const SampleStepConfig& c) {
+                 float* next_positions, int64_t Bc, int64_t V, const SampleStepConfig& config,
+                 const float* clock) {
+  SampleStepConfig c = config;
+  if (clock) c.step += (int64_t)*clock;
+  if (c.step >= c.max_new) return;  // a clock past the records: nothing to draw
   const float inv_t = c.greedy ? 1.0f : 1.0f / c.temperature;
   for (int64_t i = 0; i < Bc; ++i) {
     const int64_t row = (int64_t)rows[i];

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "tensor/tensor.h"  // Tensor before ops.h: ops.h holds structs of Tensors; AdamWParams
 
@@ -87,14 +89,22 @@ void causal_mask(const float* scores, float* out, int64_t batch, int64_t Tq, int
                  float fill);
 
 // decode.cpp: batched decoding with an in-place KV cache (inference only)
+// `clock` (may be null): a device scalar added to start / length / config.step,
+// so a captured graph can advance them without new kernel arguments.
 void kv_cache_write(float* cache, const float* src, int64_t B, int64_t H, int64_t Tmax, int64_t D,
-                    int64_t Tn, int64_t S, int64_t column, int64_t start);
+                    int64_t Tn, int64_t S, int64_t column, int64_t start, const float* clock);
 void decode_attention(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
                       const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
-                      int64_t length);
+                      int64_t length, const float* clock);
 void sample_step(const float* logits, const float* rows, const float* prompt_lengths, float* done,
                  float* lengths, float* tokens, float* logprobs, float* policy_logprobs, float* next_tokens,
-                 float* next_positions, int64_t Bc, int64_t V, const SampleStepConfig& config);
+                 float* next_positions, int64_t Bc, int64_t V, const SampleStepConfig& config,
+                 const float* clock);
+
+// graph.cpp: capture a step into a graph, replay it (tensor/step_graph.h)
+void* graph_capture(const std::function<void()>& step, std::vector<float*>& blocks);
+void graph_launch(void* graph);
+void graph_destroy(void* graph, const std::vector<float*>& blocks);
 
 // optim.cpp
 void axpy(float* a, const float* b, int64_t n, float alpha);  // a += alpha * b

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tensor/cuda/check.h"
@@ -27,6 +28,10 @@ struct CachingAllocator {
   std::unordered_map<int64_t, std::vector<void*>> free_blocks;  // size class -> cached blocks
   std::unordered_map<void*, int64_t> live_blocks;               // pointer -> its size class
   AllocatorStats stats;
+  bool capturing = false;
+  std::vector<float*> captured;                 // blocks handed out during the capture
+  std::unordered_set<void*> graph_owned;        // blocks a live graph may write
+  std::unordered_map<void*, int64_t> held_back; // graph-owned blocks already freed -> size class
 
   // cudaFree every cached block. The device must be idle: a cached block may
   // still be read by queued kernels until the stream drains.
@@ -74,8 +79,10 @@ float* alloc(int64_t n) {
     a.stats.bytes_cached -= size;
   } else {
     cudaError_t status = cudaMalloc(&p, (size_t)size);
-    if (status == cudaErrorMemoryAllocation) {
+    if (status == cudaErrorMemoryAllocation && !a.capturing) {
       // Out of memory: give the cached blocks of other sizes back and retry once.
+      // Not during a graph capture, where the device sync this needs is illegal:
+      // then the error goes up, and graph_capture releases the cache and retries.
       (void)cudaGetLastError();
       a.release_cache_locked();
       status = cudaMalloc(&p, (size_t)size);
@@ -89,6 +96,10 @@ float* alloc(int64_t n) {
     ++a.stats.cuda_malloc_calls;
   }
   a.live_blocks[p] = size;
+  if (a.capturing) {
+    a.captured.push_back(static_cast<float*>(p));
+    a.graph_owned.insert(p);
+  }
   a.stats.bytes_in_use += size;
   a.stats.peak_bytes_in_use = std::max(a.stats.peak_bytes_in_use, a.stats.bytes_in_use);
   return static_cast<float*>(p);
@@ -103,9 +114,41 @@ void free(float* p) {
     throw std::runtime_error("cuda::free: pointer was not allocated by cuda::alloc (or freed twice)");
   int64_t size = live->second;
   a.live_blocks.erase(live);
-  a.free_blocks[size].push_back(p);
   a.stats.bytes_in_use -= size;
+  if (a.graph_owned.count(p)) {
+    a.held_back[p] = size;  // a graph may still write it: reused once the graph is released
+    return;
+  }
+  a.free_blocks[size].push_back(p);
   a.stats.bytes_cached += size;
+}
+
+void allocator_begin_graph_capture() {
+  CachingAllocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mutex);
+  if (a.capturing) throw std::runtime_error("cuda allocator: a graph capture is already under way");
+  a.capturing = true;
+  a.captured.clear();
+}
+
+std::vector<float*> allocator_end_graph_capture() {
+  CachingAllocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mutex);
+  a.capturing = false;
+  return std::move(a.captured);
+}
+
+void allocator_release_graph_blocks(const std::vector<float*>& blocks) {
+  CachingAllocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mutex);
+  for (float* p : blocks) {
+    a.graph_owned.erase(p);
+    auto held = a.held_back.find(p);
+    if (held == a.held_back.end()) continue;  // still a live tensor's: its free() will cache it
+    a.free_blocks[held->second].push_back(p);
+    a.stats.bytes_cached += held->second;
+    a.held_back.erase(held);
+  }
 }
 
 AllocatorStats allocator_stats() {

@@ -21,7 +21,10 @@ namespace {
 // Grid-stride over the B*Tn*H*D copied values with d fastest: both the read of
 // src and the write of the cache are coalesced runs of D floats.
 __global__ void kv_cache_write_kernel(float* cache, const float* src, long long B, long long H, long long Tmax,
-                                      long long D, long long Tn, long long S, long long column, long long start) {
+                                      long long D, long long Tn, long long S, long long column, long long start,
+                                      const float* clock) {
+  if (clock) start += (long long)*clock;
+  if (start < 0 || start + Tn > Tmax) return;  // a clock past the cache: nothing to write
   const long long n = B * Tn * H * D;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     const long long d = i % D, h = (i / D) % H, t = (i / (D * H)) % Tn, b = i / (D * H * Tn);
@@ -36,12 +39,14 @@ constexpr int kAttentionThreads = 128;
 // warp when D > 128). q and the scores live in shared memory (D + length floats).
 // Scores: thread per key, reading the key's D floats as float4 (the cache rows
 // of one (b, h) are contiguous, so the block reads one contiguous slab); a block
-// max and sum give the softmax. Output: the threads split into groups of D, each
-// group sums over every groups-th key with thread d reading v_j[d] (coalesced),
-// and the groups' partial sums add up through shared memory in a fixed order.
+// max and sum give the softmax. Output: the threads split into groups, each
+// group sums over every groups-th key, its threads reading the key's value row
+// as float4s (coalesced), and the groups' partial sums add up through shared
+// memory in a fixed order.
 __global__ void decode_attention_kernel(const float* qkv, long long S, long long column, const float* keys,
                                         const float* values, const float* pads, float* y, long long H,
-                                        long long Tmax, int D, long long length) {
+                                        long long Tmax, int D, long long length, const float* clock) {
+  if (clock) length = min(length + (long long)*clock, Tmax);
   extern __shared__ float4 shared4[];  // float4: 16-byte aligned for the float4 reads of q
   float* shared = reinterpret_cast<float*>(shared4);
   float* q = shared;          // [D]
@@ -79,15 +84,33 @@ __global__ void decode_attention_kernel(const float* qkv, long long S, long long
     local_sum += e;
   }
   const float sum = block_sum(local_sum);  // its barriers also publish p
-  const int groups = blockDim.x >= D ? (int)blockDim.x / D : 1;
-  const int group = threadIdx.x / D, d = threadIdx.x % D;
-  float acc = 0.0f;
-  if (group < groups)
-    for (long long j = first + group; j < length; j += groups) acc += p[j - first] * v[j * D + d];
-  __syncthreads();  // every thread is done with p: reuse it for the groups' partial sums
-  if (group < groups) p[group * D + d] = acc;
+  // Output. With D % 4 == 0 a key's value row is read by D/4 threads, one float4
+  // each, so a block of 128 threads has 512 / D keys in flight (8 at D = 64)
+  // and each thread's loop is unrolled for more; else one thread per column.
+  const bool vector = D % 4 == 0;
+  const int lanes = vector ? D / 4 : D;                   // threads per key
+  const int groups = max(1, (int)blockDim.x / lanes);     // keys read at once
+  const int group = threadIdx.x / lanes, lane = threadIdx.x % lanes;
+  float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  if (group < groups) {
+    if (vector) {
+#pragma unroll 4
+      for (long long j = first + group; j < length; j += groups) {
+        const float w = p[j - first];
+        const float4 x = reinterpret_cast<const float4*>(v + j * D)[lane];
+        acc.x += w * x.x, acc.y += w * x.y, acc.z += w * x.z, acc.w += w * x.w;
+      }
+    } else {
+      for (long long j = first + group; j < length; j += groups) acc.x += p[j - first] * v[j * D + lane];
+    }
+  }
+  __syncthreads();  // every thread is done with p: reuse it for the groups' partial sums [groups, D]
+  if (group < groups) {
+    if (vector) reinterpret_cast<float4*>(p + group * D)[lane] = acc;  // p + group*D: 16-byte aligned (D % 4 == 0, D floats of q before it)
+    else p[group * D + lane] = acc.x;
+  }
   __syncthreads();
-  if (group == 0) {
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float total = 0.0f;
     for (int g = 0; g < groups; ++g) total += p[g * D + d];
     y[b * H * D + h * D + d] = first < length ? total / sum : 0.0f;
@@ -110,7 +133,9 @@ constexpr int kSampleRowsPerBlock = 4;
 __global__ void sample_step_kernel(const float* logits, const float* rows, const float* prompt_lengths, float* done,
                                    float* lengths, float* tokens, float* logprobs, float* policy_logprobs,
                                    float* next_tokens, float* next_positions, long long Bc, long long V,
-                                   SampleStepConfig c) {
+                                   SampleStepConfig c, const float* clock) {
+  if (clock) c.step += (long long)*clock;
+  if (c.step >= c.max_new) return;  // a clock past the records: nothing to draw
   const long long i = blockIdx.x * (long long)kSampleRowsPerBlock + threadIdx.y;
   if (i >= Bc) return;  // whole warps leave together: no block barrier below
   const int lane = threadIdx.x;
@@ -181,41 +206,46 @@ __global__ void sample_step_kernel(const float* logits, const float* rows, const
 }  // namespace
 
 void kv_cache_write(float* cache, const float* src, int64_t B, int64_t H, int64_t Tmax, int64_t D, int64_t Tn,
-                    int64_t S, int64_t column, int64_t start) {
+                    int64_t S, int64_t column, int64_t start, const float* clock) {
   const int64_t n = B * Tn * H * D;
   if (n <= 0) return;
-  kv_cache_write_kernel<<<grid_for(n), kThreads, 0, stream()>>>(cache, src, B, H, Tmax, D, Tn, S, column, start);
+  kv_cache_write_kernel<<<grid_for(n), kThreads, 0, stream()>>>(cache, src, B, H, Tmax, D, Tn, S, column, start,
+                                                                clock);
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 
 void decode_attention(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
-                      const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D, int64_t length) {
+                      const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D, int64_t length,
+                      const float* clock) {
   if (B <= 0 || H <= 0 || D <= 0) return;
   const int threads = D <= kAttentionThreads ? kAttentionThreads : (int)((D + kWarpSize - 1) / kWarpSize * kWarpSize);
-  const int groups = std::max(1, threads / (int)D);
-  // p holds the scores (length floats), later the groups' partial sums (groups * D floats).
-  const size_t shared = sizeof(float) * (size_t)(D + std::max<int64_t>(length, groups * D));
+  // p holds the scores (length floats), later the groups' partial sums (at most
+  // 4 * threads floats). With a clock the length is only known on the device:
+  // room for the whole cache.
+  const int64_t longest = clock ? Tmax : length;
+  const size_t shared = sizeof(float) * (size_t)(D + std::max<int64_t>(longest, 4 * (int64_t)threads));
   if (shared > 48 * 1024)
-    throw std::runtime_error("decode_attention: " + std::to_string(length) + " cached positions of head size " +
+    throw std::runtime_error("decode_attention: " + std::to_string(longest) + " cached positions of head size " +
                              std::to_string(D) + " need more than 48 KiB of shared memory");
   for (int64_t b0 = 0; b0 < B; b0 += kMaxGridYZ) {  // gridDim.y stops at 65535
     const int64_t rows = std::min<int64_t>(kMaxGridYZ, B - b0);
     dim3 grid((unsigned)H, (unsigned)rows);
     decode_attention_kernel<<<grid, threads, shared, stream()>>>(qkv + b0 * S, S, column, keys + b0 * H * Tmax * D,
                                                                  values + b0 * H * Tmax * D, pads + b0,
-                                                                 y + b0 * H * D, H, Tmax, (int)D, length);
+                                                                 y + b0 * H * D, H, Tmax, (int)D, length, clock);
     AHA_CUDA_CHECK(cudaGetLastError());
   }
 }
 
 void sample_step(const float* logits, const float* rows, const float* prompt_lengths, float* done, float* lengths,
                  float* tokens, float* logprobs, float* policy_logprobs, float* next_tokens, float* next_positions,
-                 int64_t Bc, int64_t V, const SampleStepConfig& config) {
+                 int64_t Bc, int64_t V, const SampleStepConfig& config, const float* clock) {
   if (Bc <= 0) return;
   dim3 block(kWarpSize, kSampleRowsPerBlock);
   const unsigned blocks = (unsigned)((Bc + kSampleRowsPerBlock - 1) / kSampleRowsPerBlock);
   sample_step_kernel<<<blocks, block, 0, stream()>>>(logits, rows, prompt_lengths, done, lengths, tokens, logprobs,
-                                                     policy_logprobs, next_tokens, next_positions, Bc, V, config);
+                                                     policy_logprobs, next_tokens, next_positions, Bc, V, config,
+                                                     clock);
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 

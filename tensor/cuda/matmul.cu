@@ -29,6 +29,12 @@ cublasHandle_t handle() {
     AHA_CUDA_CHECK(cublasCreate(&h));
     AHA_CUDA_CHECK(cublasSetStream(h, stream()));
     AHA_CUDA_CHECK(cublasSetMathMode(h, math_mode()));
+    // An explicit workspace, so that cuBLAS never allocates one inside a CUDA
+    // graph capture (tensor/step_graph.h); 32 MiB is NVIDIA's advice for Hopper.
+    constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+    void* workspace = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&workspace, kWorkspaceBytes));
+    AHA_CUDA_CHECK(cublasSetWorkspace(h, workspace, kWorkspaceBytes));
     return h;
   }();
   return the_handle;
