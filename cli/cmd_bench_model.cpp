@@ -195,8 +195,13 @@ void run_model_bench(const ModelBenchOptions& o) {
 
   std::vector<nlohmann::json> rows;
   auto record = [&](const std::string& workload, int batch, double ms, double tokens) {
+    // The sizes as bench/compare.py matches them: an update's T positions are
+    // prompt + completion; generation's T is prompt + new; pretraining has no prompt.
+    const int T = workload == "generate" ? s.prompt + s.new_tokens : s.length;
+    const int prompt = workload == "pretrain_step" ? 0 : s.prompt;
+    const int new_tokens = workload == "generate" ? s.new_tokens : workload == "grpo_update" ? s.length - s.prompt : 0;
     nlohmann::json row = {{"impl", "aha"}, {"shape", o.preset}, {"workload", workload}, {"dtype", "fp32"},
-                          {"batch", batch}, {"T", s.length}, {"prompt", s.prompt}, {"new_tokens", s.new_tokens},
+                          {"batch", batch}, {"T", T}, {"prompt", prompt}, {"new_tokens", new_tokens},
                           {"ms", ms}, {"tokens_per_s", tokens / (ms * 1e-3)}, {"params", policy.num_params()},
                           {"device", label}};
     if (workload == "grpo_update") row["microbatch"] = s.microbatch;
@@ -213,7 +218,7 @@ void run_model_bench(const ModelBenchOptions& o) {
     Tensor a = Tensor::randn(Shape{n, n}, gen, device), b = Tensor::randn(Shape{n, n}, gen, device);
     const double ms = time_ms(device, 2, 5, [&] { matmul(a, b); });
     rows.push_back({{"impl", "aha"}, {"workload", "matmul_peak"}, {"dtype", "tf32"},
-                    {"tflops", 2.0 * n * n * n / (ms * 1e-3) / 1e12}, {"device", label}});
+                    {"n", n}, {"tflops", 2.0 * n * n * n / (ms * 1e-3) / 1e12}, {"device", label}});
   }
 #endif
   for (const std::string& workload : workloads) {
