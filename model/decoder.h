@@ -8,7 +8,10 @@
 //   - the next token is drawn on the device (sample_step_), which also records
 //     it and decides whether the row stops, so a step has no host round trip;
 //     the host looks at the stop flags every few steps, and rows that stopped
-//     then leave the batch (their cache rows are gathered away).
+//     then leave the batch (their cache rows are gathered away);
+//   - on CUDA each decode step is captured once per batch size as a CUDA graph
+//     and replayed (tensor/step_graph.h): the step reads its position from a
+//     device counter, so one capture serves every step.
 //
 // Sampling is plain temperature sampling or greedy (no top-k / top-p: those
 // need a sort and stay in generate_stepwise). Random draws: one 64-bit seed is

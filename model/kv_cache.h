@@ -11,7 +11,8 @@
 // concatenate only along dim 0 (tensor/ops.h), so putting time first makes an
 // append a concat0; attention reads the cache as [B, H, Tk, D] through one
 // permute_0213. Both are copies of the cache per step, the price of composing
-// from existing ops (a fused in-place append is a later optimisation).
+// from existing ops; the batched decoder (model/decoder.h) keeps a preallocated
+// cache written in place instead, and is what rollouts run.
 #pragma once
 
 #include <cstdint>
