@@ -37,6 +37,7 @@
 #include "cli/commands.h"
 #include "data/tokenizer.h"
 #include "grpo/objective.h"
+#include "grpo/trainer.h"
 #include "model/config.h"
 #include "model/generate.h"
 #include "model/gpt.h"
@@ -126,11 +127,6 @@ UpdateInputs make_update_inputs(int B, int T, int prompt, int vocab, Generator& 
   return in;
 }
 
-Var sequence_logprobs(const GPT& model, const Tensor& tokens, const Tensor& targets) {
-  const Shape shape = tokens.shape();
-  return reshape(token_logprobs(model.forward(tokens), targets.reshape(Shape{shape.numel()})), shape);
-}
-
 // Rows [first, last) of a [B, T] tensor.
 Tensor rows_of(const Tensor& t, int first, int last) { return slice0(t, first, last); }
 
@@ -143,9 +139,9 @@ void grpo_update(GPT& policy, const GPT& reference, AdamW& optimizer, const Upda
     const Tensor tokens = rows_of(in.tokens, first, last), targets = rows_of(in.targets, first, last);
     {
       NoGradGuard no_grad;
-      mb.ref_logprobs = sequence_logprobs(reference, tokens, targets).value();
+      mb.ref_logprobs = sequence_logprobs(reference, tokens, targets, 1.0f).value();
     }
-    mb.logprobs = sequence_logprobs(policy, tokens, targets);
+    mb.logprobs = sequence_logprobs(policy, tokens, targets, 1.0f);
     mb.old_logprobs = rows_of(in.old_logprobs, first, last);
     mb.advantages = rows_of(in.advantages, first, last);
     mb.weights = rows_of(in.weights, first, last);  // weights of the whole batch: the chunks' losses add up

@@ -195,18 +195,6 @@ PolicyBatch make_policy_batch(const Rollout& r, const std::vector<float>& advant
   return batch;
 }
 
-// log pi(target | prefix) at every position: [N, T]. Logits are divided by the
-// sampling temperature so pi is the very distribution the rollout sampled
-// from (model/sampler.h, policy_logprobs).
-Var sequence_logprobs(const GPT& model, const Tensor& tokens, const Tensor& targets, float temperature,
-                      Var* logits_out = nullptr) {
-  Var logits = model.forward(tokens);  // [N*T, V]
-  if (temperature != 1.0f) logits = mul_scalar(logits, 1.0f / temperature);
-  if (logits_out) *logits_out = logits;
-  const Shape shape = tokens.shape();
-  return reshape(token_logprobs(logits, targets.reshape(Shape{shape.numel()})), shape);
-}
-
 // ---- metrics ----
 
 double percentile(std::vector<int> values, double q) {
@@ -410,6 +398,19 @@ double held_out_pass1(const GPT& policy, const GrpoConfig& config, bool ood) {
 }
 
 }  // namespace
+
+// log pi(target | prefix) at every position: [N, T]. Logits are divided by the
+// sampling temperature so pi is the very distribution the rollout sampled
+// from (model/sampler.h, policy_logprobs).
+Var sequence_logprobs(const GPT& model, const Tensor& tokens, const Tensor& targets, float temperature,
+                      Var* logits_out) {
+  Var logits = model.forward(tokens);  // [N*T, V]
+  if (temperature != 1.0f) logits = mul_scalar(logits, 1.0f / temperature);
+  if (logits_out) *logits_out = logits;
+  const Shape shape = tokens.shape();
+  return reshape(token_logprobs(logits, targets.reshape(Shape{shape.numel()})), shape);
+}
+
 
 // ---- the loop ----
 

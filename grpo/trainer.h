@@ -18,6 +18,13 @@
 
 namespace aha {
 
+// log pi(target | prefix) at every position of tokens [N, T]: the training
+// forward's logits divided by the sampling temperature (so pi is the very
+// distribution the rollout sampled from), gathered at targets [N, T]. -> [N, T]
+// With logits_out, also the scaled logits [N*T, V].
+Var sequence_logprobs(const GPT& model, const Tensor& tokens, const Tensor& targets, float temperature,
+                      Var* logits_out = nullptr);
+
 struct GrpoConfig {
   RolloutConfig rollout;            // task, B, G, generation length, temperature, reward
   LossVariant loss = LossVariant::Grpo;

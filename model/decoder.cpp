@@ -118,9 +118,7 @@ void keep_rows(Batch& batch, const std::vector<int64_t>& keep, Tensor& next_toke
 
 std::vector<Completion> generate_batched(const GPT& model, const std::vector<std::vector<int>>& prompts,
                                          const GenerateConfig& config, Generator& gen) {
-  if (config.max_new_tokens < 1)
-    decode_error("max_new_tokens must be >= 1, got " + std::to_string(config.max_new_tokens));
-  config.sampling.validate();
+  config.validate();
   if (config.sampling.top_k != 0 || config.sampling.top_p < 1.0f)
     decode_error("the batched decoder samples without top-k / top-p cuts (use generate_stepwise)");
   if ((int)config.stop_tokens.size() > SampleStepConfig::kMaxStopTokens)
@@ -132,19 +130,9 @@ std::vector<Completion> generate_batched(const GPT& model, const std::vector<std
   const GPTConfig& mc = model.config();
   const Device device = model.device();
   const int64_t B0 = (int64_t)prompts.size(), H = mc.n_heads, D = mc.head_dim();
-  size_t longest = 0, shortest = prompts[0].size();
-  for (size_t b = 0; b < prompts.size(); ++b) {
-    if (prompts[b].empty()) decode_error("prompt " + std::to_string(b) + " is empty");
-    if ((int64_t)prompts[b].size() > mc.context)
-      decode_error("prompt " + std::to_string(b) + " has " + std::to_string(prompts[b].size()) +
-                   " tokens, more than the context of " + std::to_string(mc.context));
-    for (int token : prompts[b])
-      if (token < 0 || token >= mc.vocab_size)
-        decode_error("token " + std::to_string(token) + " of prompt " + std::to_string(b) +
-                     " is outside the vocabulary [0, " + std::to_string(mc.vocab_size) + ")");
-    longest = std::max(longest, prompts[b].size());
-    shortest = std::min(shortest, prompts[b].size());
-  }
+  const size_t longest = check_prompts(model, prompts, "generate");
+  size_t shortest = longest;
+  for (const std::vector<int>& prompt : prompts) shortest = std::min(shortest, prompt.size());
   const int64_t Tp = (int64_t)longest;
   // Cache positions ever fed: the prompts, then at most one per step until a
   // row's max_new - 1 tokens or the end of its context.
@@ -240,14 +228,9 @@ std::vector<Completion> generate_batched(const GPT& model, const std::vector<std
       c.logprobs.push_back(logprobs[at]);
       c.policy_logprobs.push_back(policy[at]);
     }
-    const int last = c.tokens.back();
-    const int64_t length = (int64_t)prompts[(size_t)b].size() + (int64_t)c.tokens.size();
-    if (last == config.eos_token) c.stop = StopReason::Eos;
-    else if (std::find(config.stop_tokens.begin(), config.stop_tokens.end(), last) != config.stop_tokens.end())
-      c.stop = StopReason::StopToken;
-    else if ((int)c.tokens.size() >= config.max_new_tokens) c.stop = StopReason::MaxTokens;
-    else if (length > mc.context) c.stop = StopReason::Context;
-    else decode_error("sequence " + std::to_string(b) + " ended without a stop rule (internal error)");
+    if (!stops(config, c.tokens.back(), (int64_t)c.tokens.size(), (int64_t)prompts[(size_t)b].size(), mc.context,
+               c.stop))
+      decode_error("sequence " + std::to_string(b) + " ended without a stop rule (internal error)");
   }
   return completions;
 }

@@ -19,12 +19,26 @@ const char* stop_reason_name(StopReason reason) {
   return "unknown";
 }
 
+void GenerateConfig::validate() const {
+  if (max_new_tokens < 1)
+    throw std::runtime_error("generate: max_new_tokens must be >= 1, got " + std::to_string(max_new_tokens));
+  sampling.validate();
+}
+
+bool stops(const GenerateConfig& config, int token, int64_t generated, int64_t prompt_length, int64_t context,
+           StopReason& reason) {
+  if (token == config.eos_token) reason = StopReason::Eos;
+  else if (std::find(config.stop_tokens.begin(), config.stop_tokens.end(), token) != config.stop_tokens.end())
+    reason = StopReason::StopToken;
+  else if (generated >= config.max_new_tokens) reason = StopReason::MaxTokens;
+  else if (prompt_length + generated > context) reason = StopReason::Context;
+  else return false;
+  return true;
+}
+
 std::vector<Completion> generate_stepwise(const GPT& model, const std::vector<std::vector<int>>& prompts,
                                  const GenerateConfig& config, Generator& gen) {
-  if (config.max_new_tokens < 1)
-    throw std::runtime_error("generate: max_new_tokens must be >= 1, got " +
-                             std::to_string(config.max_new_tokens));
-  config.sampling.validate();
+  config.validate();
   std::vector<Completion> completions(prompts.size());
   if (prompts.empty()) return completions;
 
@@ -45,14 +59,8 @@ std::vector<Completion> generate_stepwise(const GPT& model, const std::vector<st
       c.tokens.push_back(token);
       c.logprobs.push_back(next.logprobs[i]);
       c.policy_logprobs.push_back(next.policy_logprobs[i]);
-      // The new token would be fed at position prompt + generated - 1.
-      const size_t length = prompts[live[i]].size() + c.tokens.size();
-      if (token == config.eos_token) c.stop = StopReason::Eos;
-      else if (std::find(config.stop_tokens.begin(), config.stop_tokens.end(), token) != config.stop_tokens.end())
-        c.stop = StopReason::StopToken;
-      else if ((int)c.tokens.size() >= config.max_new_tokens) c.stop = StopReason::MaxTokens;
-      else if ((int64_t)length > model.config().context) c.stop = StopReason::Context;
-      else {
+      if (!stops(config, token, (int64_t)c.tokens.size(), (int64_t)prompts[live[i]].size(), model.config().context,
+                 c.stop)) {
         keep.push_back((int64_t)i);
         fed.push_back(token);
       }

@@ -17,6 +17,8 @@ struct GenerateConfig {
   SamplingConfig sampling;
   int eos_token = -1;            // stops a row; -1 = none
   std::vector<int> stop_tokens;  // also stop a row (e.g. a newline)
+
+  void validate() const;  // throws naming the bad field
 };
 
 enum class StopReason {
@@ -26,6 +28,12 @@ enum class StopReason {
   Context,    // the sequence filled the model's context
 };
 const char* stop_reason_name(StopReason reason);  // "eos", "stop_token", "max_tokens", "context"
+
+// The rule both decoders apply after a row draws its generated-th `token`:
+// why the row stops, in this order of precedence, or false when it goes on
+// (its next position, prompt + generated - 1, still fits the context).
+bool stops(const GenerateConfig& config, int token, int64_t generated, int64_t prompt_length, int64_t context,
+           StopReason& reason);
 
 struct Completion {
   std::vector<int> tokens;             // generated tokens; the eos / stop token is included

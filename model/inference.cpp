@@ -98,9 +98,7 @@ Var last_position(const Var& x) {
   return reshape(slice0(by_time, T - 1, T), Shape{B, 1, C});
 }
 
-PrefillResult prefill(const GPT& model, const std::vector<std::vector<int>>& prompts, bool all_positions) {
-  const char* op = "prefill";
-  if (prompts.empty()) inference_error(op, "no prompts");
+size_t check_prompts(const GPT& model, const std::vector<std::vector<int>>& prompts, const char* op) {
   size_t longest = 0;
   for (size_t b = 0; b < prompts.size(); ++b) {
     if (prompts[b].empty()) inference_error(op, "prompt " + std::to_string(b) + " is empty");
@@ -108,8 +106,16 @@ PrefillResult prefill(const GPT& model, const std::vector<std::vector<int>>& pro
       inference_error(op, "prompt " + std::to_string(b) + " has " + std::to_string(prompts[b].size()) +
                               " tokens, more than the context of " +
                               std::to_string(model.config().context));
+    for (int token : prompts[b]) check_token(model, token, op, b);
     longest = std::max(longest, prompts[b].size());
   }
+  return longest;
+}
+
+PrefillResult prefill(const GPT& model, const std::vector<std::vector<int>>& prompts, bool all_positions) {
+  const char* op = "prefill";
+  if (prompts.empty()) inference_error(op, "no prompts");
+  const size_t longest = check_prompts(model, prompts, op);
   const int64_t B = (int64_t)prompts.size(), Tp = (int64_t)longest;
   std::vector<int64_t> pads;
   std::vector<float> ids((size_t)(B * Tp), 0.0f);  // padding holds token 0
@@ -117,10 +123,7 @@ PrefillResult prefill(const GPT& model, const std::vector<std::vector<int>>& pro
     const std::vector<int>& prompt = prompts[(size_t)b];
     const int64_t pad = Tp - (int64_t)prompt.size();
     pads.push_back(pad);
-    for (size_t i = 0; i < prompt.size(); ++i) {
-      check_token(model, prompt[i], op, (size_t)b);
-      ids[(size_t)(b * Tp + pad) + i] = (float)prompt[i];
-    }
+    for (size_t i = 0; i < prompt.size(); ++i) ids[(size_t)(b * Tp + pad) + i] = (float)prompt[i];
   }
   KVCache cache(model.config(), pads);
   Tensor tokens = Tensor::from_vector(ids, Shape{B, Tp}, model.device());

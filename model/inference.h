@@ -24,6 +24,10 @@ struct PrefillResult {
   Tensor logits;
 };
 
+// Throws, naming `op` and the prompt, unless every prompt has 1..context
+// tokens in the vocabulary. Returns the longest prompt's length.
+size_t check_prompts(const GPT& model, const std::vector<std::vector<int>>& prompts, const char* op);
+
 // Runs the prompts (each 1..context tokens) as one left-padded batch [B, Tp].
 PrefillResult prefill(const GPT& model, const std::vector<std::vector<int>>& prompts,
                       bool all_positions = false);
