@@ -43,7 +43,7 @@ ifeq ($(CUDA),1)
                -gencode arch=compute_90,code=compute_90
   NVCCFLAGS += -std=c++17 -O2 -lineinfo -I. $(CUDA_ARCH) -MMD -MP -Xcompiler -Wall,-Wextra
   CXXFLAGS += -DAHA_CUDA=1 -isystem $(CUDA_HOME)/include
-  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcudart
   CUDA_SRC := $(wildcard tensor/cuda/*.cu)
 else
   CXXFLAGS += -DAHA_CUDA=0
@@ -142,8 +142,8 @@ bench: all
 bench-gpu: all
 	@mkdir -p $(BENCH_OUT)
 	$(BUILD)/aha bench ops --device cuda
-	$(BUILD)/aha bench model --preset gpu-small --device cuda --json $(BENCH_OUT)/aha-small.jsonl
-	$(BUILD)/aha bench model --preset gpu-medium --device cuda --json $(BENCH_OUT)/aha-medium.jsonl
+	$(BUILD)/aha bench model --preset gpu-small --device cuda --profile --json $(BENCH_OUT)/aha-small.jsonl
+	$(BUILD)/aha bench model --preset gpu-medium --device cuda --profile --json $(BENCH_OUT)/aha-medium.jsonl
 	cat $(BENCH_OUT)/aha-small.jsonl $(BENCH_OUT)/aha-medium.jsonl > $(BENCH_OUT)/aha-gpu.jsonl
 	python3 bench/reference.py speed --device cuda --shapes gpu-small,gpu-medium --dtypes fp32,bf16 \
 	  --out $(BENCH_OUT)/torch-gpu.jsonl

@@ -7,6 +7,8 @@
 
 #include "autograd/adamw.h"
 
+#include "autograd/profile.h"
+
 namespace aha {
 
 AdamW::AdamW(std::vector<Var> params, AdamWConfig config, std::vector<bool> decay)
@@ -31,6 +33,7 @@ AdamW::AdamW(std::vector<Var> params, AdamWConfig config, std::vector<bool> deca
 // The decay is decoupled: it shrinks p directly instead of being added to g,
 // so Adam's per-coordinate scaling does not weaken it for large-gradient weights.
 void AdamW::step(float lr) {
+  profile_mark("(between ops)");
   ++steps_;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& grad = params_[i].grad();
@@ -39,6 +42,7 @@ void AdamW::step(float lr) {
                    decay_[i] ? config_.weight_decay : 0.0f, steps_};
     adamw_step_(params_[i].value(), grad, m_[i], v_[i], hp);
   }
+  profile_mark("adamw step");
 }
 
 void AdamW::zero_grad() {
@@ -52,6 +56,7 @@ void AdamW::zero_grad() {
 float clip_grad_norm(const std::vector<Var>& params, float max_norm) {
   if (!(max_norm > 0.0f))
     throw std::runtime_error("clip_grad_norm: max_norm must be > 0, got " + std::to_string(max_norm));
+  profile_mark("(between ops)");
   Tensor total;
   for (const Var& p : params) {
     const Tensor& g = p.grad();
@@ -69,6 +74,7 @@ float clip_grad_norm(const std::vector<Var>& params, float max_norm) {
       mul_scalar_(g, scale);
     }
   }
+  profile_mark("clip_grad_norm");
   return norm;
 }
 

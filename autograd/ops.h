@@ -11,6 +11,8 @@ namespace aha {
 
 // matrix products (ops_matmul.cpp): same flags and batching as the tensor op
 Var matmul(const Var& a, const Var& b, bool trans_a = false, bool trans_b = false);
+// a linear layer, x [.., K] @ w [K, N] + b [N] -> [.., N], as one fused op
+Var linear(const Var& x, const Var& w, const Var& b);
 
 // elementwise (ops_elementwise.cpp); b broadcasts over a as in tensor/ops.h
 Var add(const Var& a, const Var& b);
@@ -43,6 +45,10 @@ Var embedding(const Var& weight, const Tensor& ids);  // ids: float-coded ints, 
 // masked mean cross-entropy over rows of logits [N, V]
 Var cross_entropy(const Var& logits, const Tensor& targets, const Tensor& mask);
 Var token_logprobs(const Var& logits, const Tensor& tokens);  // [N, V] -> [N]
+
+// fused causal self-attention (ops_attention.cpp): q, k, v [B, T, C] with
+// n_heads heads interleaved along C -> y [B, T, C]; see tensor/ops.h
+Var causal_attention(const Var& q, const Var& k, const Var& v, int n_heads);
 
 // layout (ops_layout.cpp)
 Var reshape(const Var& a, const Shape& shape);

@@ -27,8 +27,9 @@ Var add(const Var& a, const Var& b) {
   return make_result(add(a.value(), b.value()), "add", {a, b}, [](Node& self) {
     Node& na = *self.parents[0];
     Node& nb = *self.parents[1];
-    if (na.requires_grad) accumulate_grad(na, self.grad);
-    if (nb.requires_grad) accumulate_grad(nb, sum_to_shape(self.grad, nb.value.shape()));
+    const Tensor dy = take_grad(self);
+    if (nb.requires_grad) accumulate_grad(nb, sum_to_shape(dy, nb.value.shape()));
+    if (na.requires_grad) accumulate_grad(na, dy);  // last: it may keep dy's storage
   });
 }
 
@@ -37,9 +38,9 @@ Var sub(const Var& a, const Var& b) {
   return make_result(sub(a.value(), b.value()), "sub", {a, b}, [](Node& self) {
     Node& na = *self.parents[0];
     Node& nb = *self.parents[1];
-    if (na.requires_grad) accumulate_grad(na, self.grad);
-    if (nb.requires_grad)
-      accumulate_grad(nb, mul_scalar(sum_to_shape(self.grad, nb.value.shape()), -1.0f));
+    const Tensor dy = take_grad(self);
+    if (nb.requires_grad) accumulate_grad(nb, mul_scalar(sum_to_shape(dy, nb.value.shape()), -1.0f));
+    if (na.requires_grad) accumulate_grad(na, dy);  // last: it may keep dy's storage
   });
 }
 

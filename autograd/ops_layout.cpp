@@ -10,7 +10,8 @@ namespace aha {
 Var reshape(const Var& a, const Shape& shape) {
   return make_result(a.value().reshape(shape), "reshape", {a}, [](Node& self) {
     Node& na = *self.parents[0];
-    accumulate_grad(na, self.grad.reshape(na.value.shape()));
+    const Tensor dx = take_grad(self).reshape(na.value.shape());  // the same storage, no copy
+    accumulate_grad(na, dx);
   });
 }
 

@@ -12,6 +12,8 @@
 
 #include "autograd/var.h"
 
+#include "autograd/profile.h"
+
 namespace aha {
 namespace {
 
@@ -96,6 +98,7 @@ const char* Var::op() const {
 
 Var make_result(Tensor value, const char* op, std::vector<Var> parents,
                 std::function<void(Node& self)> backward) {
+  profile_mark(op);  // the op's forward has been queued: charge it (when profiling)
   bool any_parent_requires_grad = false;
   for (const Var& p : parents) {
     if (!p.defined())
@@ -120,10 +123,18 @@ void accumulate_grad(Node& node, const Tensor& g) {
     throw std::runtime_error(std::string("accumulate_grad: gradient ") + g.shape().str() +
                              " does not match the value " + node.value.shape().str() + " of op '" +
                              node.op + "'");
-  // A copy on the first gradient: `g` may be a tensor another node also holds
-  // (add passes dy to both inputs), and later accumulation must not alias it.
-  if (!node.grad.defined()) node.grad = g.clone();
+  // The first gradient is kept as it is when nothing else holds it (a fresh
+  // result, the common case); otherwise it is copied: `g` may be a tensor
+  // another node also holds (add passes dy to both inputs, reshape a view of
+  // it), and later accumulation into node.grad must not write through to it.
+  if (!node.grad.defined()) node.grad = g.sole_owner() ? g : g.clone();
   else add_(node.grad, g);
+}
+
+Tensor take_grad(Node& self) {
+  Tensor dy = std::move(self.grad);
+  self.grad = Tensor();
+  return dy;
 }
 
 void Var::backward() {
@@ -144,7 +155,11 @@ void Var::backward() {
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node& node = **it;
     if (!node.backward) continue;  // a leaf: its grad is the result
-    if (node.grad.defined()) node.backward(node);
+    if (node.grad.defined()) {
+      profile_mark("(between ops)");
+      node.backward(node);
+      profile_mark(node.op, " backward");
+    }
     // Free as we go: the closure (with its saved activations), the links to
     // the parents, and this intermediate gradient, which no one reads again
     // (as in PyTorch, only leaves keep their .grad).

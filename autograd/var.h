@@ -62,6 +62,10 @@ Var make_result(Tensor value, const char* op, std::vector<Var> parents,
                 std::function<void(Node& self)> backward);
 // node.grad += g (allocates on the first gradient).
 void accumulate_grad(Node& node, const Tensor& g);
+// A closure that passes its dy on unchanged (add, reshape) takes it out of the
+// node with this: backward() drops a node's gradient right after its closure
+// anyway, and a gradient nothing else holds is accumulated without a copy.
+Tensor take_grad(Node& self);
 
 // Gradient recording is on by default; a NoGradGuard turns it off for its
 // scope (inference, reference-model forward passes).

@@ -23,8 +23,13 @@ import json
 import sys
 
 WORKLOAD_ORDER = ("grpo_update", "generate", "pretrain_step")
-DTYPE_ORDER = ("fp32", "bf16")
-CEILING_OF_DTYPE = {"fp32": ("tf32", "fp32"), "bf16": ("bf16",)}  # first found is used ("fp32": a CPU run)
+DTYPE_ORDER = ("fp32", "fp32-kv-bf16", "bf16")
+# first found is used ("fp32": a CPU run); fp32-kv-bf16 (aha generate --kv-cache bf16):
+# fp32 weights, so TF32 products, with a bf16 KV cache
+CEILING_OF_DTYPE = {"fp32": ("tf32", "fp32"), "fp32-kv-bf16": ("tf32", "fp32"), "bf16": ("bf16",)}
+# aha's fp32-kv-bf16 generation has no PyTorch twin: it is set beside PyTorch's
+# bf16 generation (bf16 weights and KV cache), the PyTorch run with a bf16 cache.
+PYTORCH_DTYPE_OF = {"fp32-kv-bf16": "bf16"}
 SIZE_FIELDS = ("batch", "T", "prompt", "new_tokens")
 
 
@@ -145,7 +150,11 @@ def main():
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for key in sorted(cases, key=order):
         shape, workload, dtype = key
-        impls = cases[key]
+        impls, label = cases[key], dtype
+        if dtype in PYTORCH_DTYPE_OF:
+            torch_impls = cases.get((shape, workload, PYTORCH_DTYPE_OF[dtype]), {})
+            impls = dict(impls, **{k: v for k, v in torch_impls.items() if k != "aha"})
+            label = "%s (PyTorch %s)" % (dtype, PYTORCH_DTYPE_OF[dtype])
         aha, eager, compiled = impls.get("aha"), impls.get("pytorch-eager"), impls.get("pytorch-compile")
         size = " / ".join(dict.fromkeys("%s x %s" % (r.get("batch", "?"), r.get("T", "?"))
                                         for r in (aha, eager, compiled) if r is not None))  # aha's first
@@ -159,7 +168,7 @@ def main():
                 mfu = "%.1f%%" % (100 * achieved / peak) if peak else "-"
         elif aha is not None and not timed(aha):
             tflops = mfu = cell(aha, "ms", fmt_ms)
-        row = [shape, workload, dtype, size, cell(aha, "ms", fmt_ms), cell(eager, "ms", fmt_ms)]
+        row = [shape, workload, label, size, cell(aha, "ms", fmt_ms), cell(eager, "ms", fmt_ms)]
         row += [cell(compiled, "ms", fmt_ms)] if with_compile else []
         row += [ratio(eager, aha)] + ([ratio(compiled, aha)] if with_compile else [])
         row += [cell(aha, "tokens_per_s", fmt_count), cell(eager, "tokens_per_s", fmt_count)]

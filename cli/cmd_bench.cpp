@@ -302,6 +302,52 @@ void run_ops_bench(const BenchOptions& options) {
       kv_cache_write_(keys, qkv, C, Tmax - 1);
       kv_cache_write_(values, qkv, 2 * C, Tmax - 1);
     });
+    // The bf16 cache (two values a float): half the bytes of the cache to read.
+    Tensor keys16 = randn(Shape{B, H, Tmax, Dh / 2}), values16 = randn(Shape{B, H, Tmax, Dh / 2});
+    kv_cache_write_bf16_(keys16, permute_0213(keys).reshape(Shape{B, Tmax, C}), Dh, 0, 0);  // real bf16 values
+    kv_cache_write_bf16_(values16, permute_0213(values).reshape(Shape{B, Tmax, C}), Dh, 0, 0);
+    bench.run("decode_attention_bf16", shape, (2.0 * B * H * Tmax * Dh * 2 + 2.0 * B * C * F), 0,
+              [&] { decode_attention_bf16(qkv, 0, keys16, values16, Dh, pads, Tmax); });
+    bench.run("kv_cache_write_bf16_ (k and v)", shape, 2.0 * B * C * F + 2.0 * B * C * 2, 0, [&] {
+      kv_cache_write_bf16_(keys16, qkv, Dh, C, Tmax - 1);
+      kv_cache_write_bf16_(values16, qkv, Dh, 2 * C, Tmax - 1);
+    });
+  }
+
+  // ---- training attention of gpt-small's GRPO update (batch 512, T 256, 6 heads of 64): fused op vs
+  // the unfused ops model/gpt.cpp attend() and its autograd backward run. TFLOP/s counts the causal
+  // half of the products: 4 B H T^2 D / 2 forward, 10 B H T^2 D / 2 backward (5 products) ----
+  {
+    const int64_t B = device == Device::CUDA ? 512 : 16, Ta = 256, H = 6, Dh = 64, C = H * Dh;
+    Tensor q = randn(Shape{B, Ta, C}), k = randn(Shape{B, Ta, C}), v = randn(Shape{B, Ta, C});
+    Tensor dy = randn(Shape{B, Ta, C}), lse;
+    const Tensor y = causal_attention(q, k, v, (int)H, lse);
+    const std::string shape = shape_str({B, Ta, H, Dh});
+    const double forward_flops = 2.0 * B * H * Ta * Ta * Dh, backward_flops = 2.5 * forward_flops;
+    bench.run("causal_attention", shape, 0, forward_flops, [&] {
+      Tensor l;
+      causal_attention(q, k, v, (int)H, l);
+    });
+    bench.run("causal_attention_backward", shape, 0, backward_flops, [&] {
+      Tensor dq, dk, dv;
+      causal_attention_backward(q, k, v, y, lse, dy, (int)H, dq, dk, dv);
+    });
+    auto split = [&](const Tensor& x) { return permute_0213(x.reshape(Shape{B, Ta, H, Dh})); };
+    auto merge = [&](const Tensor& x) { return permute_0213(x).reshape(Shape{B, Ta, C}); };
+    const float scale = 1.0f / std::sqrt((float)Dh);
+    bench.run("attention unfused (forward)", shape, 0, forward_flops, [&] {
+      Tensor p = softmax(causal_mask(mul_scalar(matmul(split(q), split(k), false, true), scale), -INFINITY));
+      merge(matmul(p, split(v)));
+    });
+    const Tensor qh = split(q), kh = split(k), vh = split(v);
+    const Tensor p = softmax(causal_mask(mul_scalar(matmul(qh, kh, false, true), scale), -INFINITY));
+    bench.run("attention unfused (backward)", shape, 0, backward_flops, [&] {
+      Tensor dyh = split(dy);
+      Tensor ds = mul_scalar(causal_mask(softmax_backward(p, matmul(dyh, vh, false, true)), 0.0f), scale);
+      merge(matmul(ds, kh));
+      merge(matmul(ds, qh, true, false));
+      merge(matmul(p, dyh, true, false));
+    });
   }
 
   // ---- matrix products of a d=768 GPT over T tokens (TF32 on CUDA) ----

@@ -6,6 +6,8 @@
 //   generate      B prompts of `prompt` random tokens, `new` tokens each at
 //                 temperature 1 with no early stop: generate() as a rollout
 //                 runs it (the batched decoder, model/decoder.h), prefill included.
+//                 --kv-cache bf16 times it with the bf16 KV cache: its rows carry
+//                 dtype "fp32-kv-bf16" (fp32 weights, bf16 cache) and kv_cache "bf16".
 //   grpo_update   B sequences of T tokens, the first `prompt` of them prompt:
 //                 the reference model's log-probs (no graph), the policy's
 //                 forward and backward through grpo_loss (R1 eq. 1-3, k3 KL,
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "autograd/adamw.h"
+#include "autograd/profile.h"
 #include "cli/commands.h"
 #include "data/tokenizer.h"
 #include "grpo/objective.h"
@@ -57,6 +60,8 @@ struct ModelBenchOptions {
   std::string workloads;  // comma-separated; empty = the preset's defaults
   int batch = 0, length = 0, prompt = 0, new_tokens = 0, microbatch = 0;  // 0 = the preset's default
   int repeats = 5;
+  std::string kv_cache = "fp32";  // of the generate workload
+  bool profile = false;
   std::string json;
 };
 
@@ -72,11 +77,23 @@ Shapes shapes_for(const std::string& preset) {
   return {16, 128, 32, 16, 96, 16, {"pretrain_step", "grpo_update", "generate"}};  // cpu-tiny
 }
 
-void synchronize(Device device) {
-#if AHA_CUDA
-  if (device == Device::CUDA) cuda::synchronize();
-#endif
-  (void)device;
+// With --profile: one more run of `fn`, op by op (autograd/profile.h), as a
+// table of the ops that take 0.5% of the time or more.
+void print_profile(Device device, const std::string& workload, const std::function<void()>& fn) {
+  std::vector<OpTime> times;
+  double total = 0;
+  {
+    OpProfile profile(device);
+    fn();
+    profile.mark("(between ops)");
+    times = profile.times();
+  }
+  for (const OpTime& t : times) total += t.ms;
+  std::printf("\nprofile of one %s (device synchronised after every op: %.1f ms in all)\n\n", workload.c_str(), total);
+  std::printf("| op | calls | ms | share |\n|---|---|---|---|\n");
+  for (const OpTime& t : times)
+    if (t.ms >= 0.005 * total)
+      std::printf("| %s | %lld | %.2f | %.1f%% |\n", t.name.c_str(), (long long)t.calls, t.ms, 100.0 * t.ms / total);
 }
 
 // Median wall-clock milliseconds of `fn` over `repeats` samples, after `warmup` calls.
@@ -174,6 +191,7 @@ void run_model_bench(const ModelBenchOptions& o) {
       workloads.push_back(w);
     }
   }
+  const KvCache kv_cache = parse_kv_cache(o.kv_cache);
   if (s.prompt < 1 || s.prompt >= s.length)
     throw std::runtime_error("bench model: --prompt must be in [1, T), got " + std::to_string(s.prompt));
 
@@ -196,11 +214,15 @@ void run_model_bench(const ModelBenchOptions& o) {
     const int T = workload == "generate" ? s.prompt + s.new_tokens : s.length;
     const int prompt = workload == "pretrain_step" ? 0 : s.prompt;
     const int new_tokens = workload == "generate" ? s.new_tokens : workload == "grpo_update" ? s.length - s.prompt : 0;
-    nlohmann::json row = {{"impl", "aha"}, {"shape", o.preset}, {"workload", workload}, {"dtype", "fp32"},
+    // A bf16 KV cache is its own dtype, so compare.py never files it under plain fp32.
+    const bool bf16_cache = workload == "generate" && kv_cache == KvCache::Bf16;
+    nlohmann::json row = {{"impl", "aha"}, {"shape", o.preset}, {"workload", workload},
+                          {"dtype", bf16_cache ? "fp32-kv-bf16" : "fp32"},
                           {"batch", batch}, {"T", T}, {"prompt", prompt}, {"new_tokens", new_tokens},
                           {"ms", ms}, {"tokens_per_s", tokens / (ms * 1e-3)}, {"params", policy.num_params()},
                           {"device", label}};
     if (workload == "grpo_update") row["microbatch"] = s.microbatch;
+    if (workload == "generate") row["kv_cache"] = kv_cache_name(kv_cache);
 #if AHA_CUDA
     if (device == Device::CUDA) row["peak_gib"] = (double)cuda::allocator_stats().peak_bytes_in_use / (1 << 30);
 #endif
@@ -231,6 +253,7 @@ void run_model_bench(const ModelBenchOptions& o) {
       GenerateConfig g;
       g.max_new_tokens = s.new_tokens;
       g.sampling.temperature = 1.0f;
+      g.kv_cache = kv_cache;
       const double ms = time_ms(device, 1, o.repeats, [&] { generate(policy, prompts, g, gen); });
       record(workload, s.generate_batch, ms, (double)s.generate_batch * s.new_tokens);
     } else if (workload == "grpo_update") {
@@ -238,18 +261,21 @@ void run_model_bench(const ModelBenchOptions& o) {
       const UpdateInputs in = make_update_inputs(s.update_batch, s.length, s.prompt, config.vocab_size, gen, device);
       const double ms = time_ms(device, 2, o.repeats, [&] { grpo_update(policy, reference, optimizer, in, s.microbatch); });
       record(workload, s.update_batch, ms, (double)s.update_batch * s.length);
+      if (o.profile) print_profile(device, workload, [&] { grpo_update(policy, reference, optimizer, in, s.microbatch); });
     } else {  // pretrain_step
       AdamW optimizer(policy.params(), AdamWConfig{}, policy.decay_mask());
       const Tensor tokens = random_tokens(s.update_batch, s.length, config.vocab_size, gen, device);
       const Tensor targets = random_tokens(s.update_batch, s.length, config.vocab_size, gen, device);
       const Tensor mask = Tensor::ones(Shape{s.update_batch, s.length}, device);
-      const double ms = time_ms(device, 2, o.repeats, [&] {
+      auto step = [&] {
         policy.loss(tokens, targets, mask).backward();
         clip_grad_norm(optimizer.params(), 1.0f);
         optimizer.step(1e-3f);
         optimizer.zero_grad();
-      });
+      };
+      const double ms = time_ms(device, 2, o.repeats, step);
       record(workload, s.update_batch, ms, (double)s.update_batch * s.length);
+      if (o.profile) print_profile(device, workload, step);
     }
   }
 
@@ -264,7 +290,9 @@ void run_model_bench(const ModelBenchOptions& o) {
     const std::string shape = r["workload"] == "generate"
                                   ? std::to_string(s.prompt) + " + " + std::to_string(s.new_tokens) + " new"
                                   : "T = " + std::to_string(s.length);
-    std::printf("| %s | %d | %s | %.1f | %.0f |\n", r["workload"].get<std::string>().c_str(), r["batch"].get<int>(),
+    const std::string workload = r["workload"].get<std::string>() +
+                                 (r.contains("kv_cache") ? " (" + r["kv_cache"].get<std::string>() + " KV cache)" : "");
+    std::printf("| %s | %d | %s | %.1f | %.0f |\n", workload.c_str(), r["batch"].get<int>(),
                 shape.c_str(), r["ms"].get<double>(), r["tokens_per_s"].get<double>());
   }
   if (!o.json.empty()) {
@@ -302,7 +330,14 @@ void add_bench_model_command(CLI::App& bench) {
   cmd->add_option("--repeats", o->repeats, "timed samples; the median is reported")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  cmd->add_option("--kv-cache", o->kv_cache,
+                  "KV cache of the generate workload: fp32, or bf16 (rows labelled dtype fp32-kv-bf16)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   cmd->add_option("--json", o->json, "also write the results as JSON lines here");
+  cmd->add_flag("--profile", o->profile,
+                "after timing, run the update workloads once more op by op and print where their time "
+                "goes (a device sync after every op)");
   cmd->callback([o] { run_model_bench(*o); });
 }
 

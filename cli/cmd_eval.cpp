@@ -36,6 +36,7 @@ struct EvalArgs {
   int max_new = 192;
   int batch_size = 256;
   int keep_samples = 16;
+  std::string kv_cache = "fp32";
   std::string out;
 };
 
@@ -103,6 +104,7 @@ void run_eval(const EvalArgs& a) {
   config.batch_size = a.batch_size;
   config.seed = a.seed;
   config.keep_samples = a.keep_samples;
+  config.kv_cache = parse_kv_cache(a.kv_cache);
   config.validate();
 
   const Device device = parse_device(a.device);
@@ -117,6 +119,7 @@ void run_eval(const EvalArgs& a) {
   const EvalResult result = evaluate(model, config, /*progress=*/true);
   nlohmann::json json = result.to_json();
   json["checkpoint"] = a.ckpt;
+  json["kv_cache"] = kv_cache_name(config.kv_cache);
   // Model output may be any bytes: replace invalid UTF-8 rather than fail.
   const std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 
@@ -159,6 +162,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--max-new", a->max_new, "most tokens per completion")->check(positive)->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "completions per generate() call")
       ->check(positive)
+      ->capture_default_str();
+  cmd->add_option("--kv-cache", a->kv_cache,
+                  "KV cache of the decoder: fp32, or bf16 (half the bytes for attention to read, keys and "
+                  "values rounded to bfloat16; all math stays fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   cmd->add_option("--keep-samples", a->keep_samples, "problems whose completions go into the JSON")
       ->check(CLI::NonNegativeNumber)

@@ -27,9 +27,9 @@ void run_grpo(const GrpoCommandArgs& a, const CLI::App& cmd) {
   if (!a.resume.empty()) {
     // A resumed run is the interrupted run: its settings come from the checkpoint.
     for (const char* knob : {"--preset", "--task", "--loss", "--seed", "--prompts", "--group-size", "--max-new",
-                             "--temperature", "--mu", "--minibatches", "--lr", "--warmup", "--beta", "--clip-low",
-                             "--clip-high", "--std-scale", "--format-bonus", "--eval-every", "--eval-problems",
-                             "--ckpt-every", "--init"})
+                             "--temperature", "--kv-cache", "--mu", "--minibatches", "--lr", "--warmup", "--beta",
+                             "--clip-low", "--clip-high", "--std-scale", "--format-bonus", "--eval-every",
+                             "--eval-problems", "--ckpt-every", "--init"})
       if (cmd.count(knob))
         throw std::runtime_error(std::string("grpo: ") + knob + " cannot change on --resume");
     const int steps = config.steps;

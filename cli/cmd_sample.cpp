@@ -32,6 +32,7 @@ struct SampleArgs {
   uint64_t seed = 0;
   std::string device = "cpu";
   std::string stop;
+  std::string kv_cache = "fp32";
   bool json = false;
 };
 
@@ -80,6 +81,7 @@ void run_sample(SampleArgs a) {
   config.sampling.top_k = a.top_k;
   config.sampling.top_p = a.top_p;
   config.sampling.greedy = a.greedy;
+  config.kv_cache = parse_kv_cache(a.kv_cache);
   config.eos_token = codec->eos_token();
   if (!a.stop.empty()) config.stop_tokens = codec->encode(a.stop);
 
@@ -134,6 +136,11 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "seed of the sampling draws")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--stop", a->stop, "stop a completion at any of these characters (e.g. \\n, a newline)");
+  cmd->add_option("--kv-cache", a->kv_cache,
+                  "KV cache of the decoder: fp32, or bf16 (half the bytes for attention to read, keys and "
+                  "values rounded to bfloat16; all math stays fp32; not with --top-k / --top-p)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "one JSON object per completion: text, tokens, log-probabilities");
   cmd->callback([a]() { run_sample(*a); });
 }

@@ -23,6 +23,11 @@ void add_grpo_options(CLI::App* cmd, GrpoArgs& a, bool with_preset) {
   cmd->add_option("--group-size", a.group_size, "G: completions per problem (>= 2)")->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--max-new", a.max_new, "generation cap in tokens")->check(positive);
   cmd->add_option("--temperature", a.temperature, "sampling temperature of the rollouts")->check(CLI::PositiveNumber);
+  cmd->add_option("--kv-cache", a.kv_cache,
+                  "KV cache of the rollouts and evals: fp32, or bf16 (half the bytes for attention to read, "
+                  "keys and values rounded to bfloat16; all math stays fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   cmd->add_option("--mu", a.mu, "policy updates per batch (R1's mu)")->check(positive);
   cmd->add_option("--minibatches", a.minibatches, "optimiser steps per pass over the batch")->check(positive);
   cmd->add_option("--lr", a.lr, "AdamW learning rate")->check(CLI::PositiveNumber);
@@ -53,6 +58,7 @@ GrpoConfig make_grpo_config(const GrpoArgs& a) {
   if (a.prompts) c.rollout.prompts = a.prompts;
   if (a.group_size) c.rollout.group_size = a.group_size;
   if (a.temperature > 0) c.rollout.temperature = a.temperature;
+  c.rollout.kv_cache = parse_kv_cache(a.kv_cache);
   if (a.mu) c.updates_per_batch = a.mu;
   if (a.minibatches) c.minibatches = a.minibatches;
   if (a.lr > 0) c.lr = a.lr;

@@ -20,6 +20,7 @@ struct GrpoArgs {
   int eval_every = -1, eval_problems = 0, ckpt_every = 0, warmup = -1;
   float lr = 0, beta = -1, clip_low = -1, clip_high = -1, temperature = 0, format_bonus = -1;
   std::string std_scale;  // "", "on", "off"
+  std::string kv_cache = "fp32";  // "fp32", "bf16": the rollouts' KV cache
   uint64_t seed = 1;
 };
 

@@ -225,6 +225,7 @@ EvalResult evaluate(const GPT& model, const EvalConfig& config, bool progress) {
   GenerateConfig gen_config;
   gen_config.max_new_tokens = config.max_new_tokens;
   gen_config.eos_token = data::Tokenizer::kEos;
+  gen_config.kv_cache = config.kv_cache;
 
   // Greedy: one completion per problem, batch_size problems per call.
   gen_config.sampling.greedy = true;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "data/task.h"
+#include "model/generate.h"
 #include "model/gpt.h"
 #include "reward/reward.h"
 
@@ -36,6 +37,7 @@ struct EvalConfig {
   float temperature = 1.0f;     // of the sampled completions
   int max_new_tokens = 192;
   int batch_size = 256;         // rows (prompts, or copies of a prompt when sampling) per generate() call
+  KvCache kv_cache = KvCache::Fp32;  // the decoder's cache precision (model/generate.h)
   uint64_t seed = 1234;         // fixes the problem set and (with batch_size) the samples
   int keep_samples = 16;        // problems whose completions are kept for the report
   reward::RewardConfig reward;

@@ -29,6 +29,7 @@ Rollout rollout(const GPT& policy, const RolloutConfig& config, Generator& rng) 
   GenerateConfig generation;
   generation.max_new_tokens = config.max_new_tokens;
   generation.sampling.temperature = config.temperature;
+  generation.kv_cache = config.kv_cache;
   generation.eos_token = data::Tokenizer::kEos;
   out.completions = generate(policy, out.prompts, generation, rng);
 

@@ -20,6 +20,7 @@ struct RolloutConfig {
   int group_size = 8;             // G: completions per problem
   int max_new_tokens = 128;
   float temperature = 1.0f;
+  KvCache kv_cache = KvCache::Fp32;  // the decoder's cache precision (model/generate.h)
   reward::RewardConfig reward;
 };
 

@@ -85,6 +85,7 @@ std::string to_json(const GrpoConfig& c) {
                       {"group_size", c.rollout.group_size},
                       {"max_new_tokens", c.rollout.max_new_tokens},
                       {"temperature", c.rollout.temperature},
+                      {"kv_cache", kv_cache_name(c.rollout.kv_cache)},
                       {"format_bonus", c.rollout.reward.format_bonus},
                       {"loss", loss_variant_name(c.loss)},
                       {"clip_low", c.objective.clip_low},
@@ -119,6 +120,8 @@ GrpoConfig grpo_config_from_json(const std::string& text) {
     c.rollout.group_size = j.at("group_size").get<int>();
     c.rollout.max_new_tokens = j.at("max_new_tokens").get<int>();
     c.rollout.temperature = j.at("temperature").get<float>();
+    // Runs saved before the switch existed have none: their cache was fp32.
+    c.rollout.kv_cache = parse_kv_cache(j.value("kv_cache", std::string("fp32")));
     c.rollout.reward.format_bonus = j.at("format_bonus").get<float>();
     c.loss = parse_loss_variant(j.at("loss").get<std::string>());
     c.objective.clip_low = j.at("clip_low").get<float>();
@@ -393,6 +396,7 @@ double held_out_pass1(const GPT& policy, const GrpoConfig& config, bool ood) {
   eval.n = config.eval_problems;
   eval.sampled = false;  // greedy pass@1 only: cheap enough to run during training
   eval.max_new_tokens = config.rollout.max_new_tokens;
+  eval.kv_cache = config.rollout.kv_cache;  // the run's generation, rollouts and evals alike
   eval.reward = config.rollout.reward;
   return evaluate(policy, eval, false).pass1_greedy;
 }

@@ -27,16 +27,39 @@ FusedQKV fuse_qkv(const GPTBlock& block) {
 
 // The decode-time state of one call: the caches and the rows still in the batch.
 struct Batch {
-  std::vector<Tensor> keys, values;  // per layer [Bc, H, Tmax, D]
+  KvCache precision = KvCache::Fp32;
+  int64_t head_dim = 0;              // D
+  // Per layer [Bc, H, Tmax, D] fp32, or [Bc, H, Tmax, D/2] with two bf16 a
+  // float (tensor/ops.h): the gathers of keep_rows copy either as it is.
+  std::vector<Tensor> keys, values;
   Tensor rows;                       // [Bc] sequence number of each cache row
   Tensor pads;                       // [Bc] left padding of each cache row
   std::vector<int64_t> rows_host;    // the same sequence numbers on the host
   int64_t size() const { return (int64_t)rows_host.size(); }
 };
 
+// New keys (or values), columns [column, column + H*D) of src [Bc, Tn, S],
+// into a cache at positions start (+ clock) on: kv_cache_write_ or its bf16 sibling.
+void write_cache(const Batch& batch, Tensor& cache, const Tensor& src, int64_t column, int64_t start,
+                 const Tensor& clock = Tensor()) {
+  if (batch.precision == KvCache::Bf16) kv_cache_write_bf16_(cache, src, batch.head_dim, column, start, clock);
+  else kv_cache_write_(cache, src, column, start, clock);
+}
+
+// Layer l's attention of the queries qkv[:, 0:C] over its cache positions [pad, length (+ clock)).
+Tensor attend_cache(const Batch& batch, int l, const Tensor& qkv, int64_t length, const Tensor& clock) {
+  const Tensor& keys = batch.keys[(size_t)l];
+  const Tensor& values = batch.values[(size_t)l];
+  if (batch.precision == KvCache::Bf16)
+    return decode_attention_bf16(qkv, 0, keys, values, batch.head_dim, batch.pads, length, clock);
+  return decode_attention(qkv, 0, keys, values, batch.pads, length, clock);
+}
+
 // The prompts [B, Tp] through the model at once, filling cache positions
 // 0..Tp-1 of every layer: the training forward's pieces (model/gpt.h) with the
-// left-padding mask of model/inference.h. -> logits after each prompt [B, V]
+// left-padding mask of model/inference.h. The prompt attends over its exact
+// keys and values; only later steps read them back from the cache (rounded,
+// with a bf16 cache). -> logits after each prompt [B, V]
 Tensor prefill_into(const GPT& model, const Tensor& tokens, const Tensor& positions,
                     const std::vector<int64_t>& pads, Batch& batch) {
   NoGradGuard no_grad;
@@ -49,8 +72,8 @@ Tensor prefill_into(const GPT& model, const Tensor& tokens, const Tensor& positi
     const GPTBlock& block = model.blocks[(size_t)l];
     Var h = layernorm(x, block.ln1_gamma, block.ln1_beta);
     Var k = linear(h, block.w_k, block.b_k), v = linear(h, block.w_v, block.b_v);  // [B, Tp, C]
-    kv_cache_write_(batch.keys[(size_t)l], k.value(), 0, 0);
-    kv_cache_write_(batch.values[(size_t)l], v.value(), 0, 0);
+    write_cache(batch, batch.keys[(size_t)l], k.value(), 0, 0);
+    write_cache(batch, batch.values[(size_t)l], v.value(), 0, 0);
     Var q = split_heads(linear(h, block.w_q, block.b_q), config.n_heads);  // [B, H, Tp, D]
     Var y = merge_heads(attend(q, split_heads(k, config.n_heads), split_heads(v, config.n_heads), bias));
     x = add(x, linear(y, block.w_attn_out, block.b_attn_out));
@@ -75,16 +98,15 @@ Tensor decode_one(const GPT& model, const std::vector<FusedQKV>& qkv_weights, Ba
     const GPTBlock& block = model.blocks[(size_t)l];
     const FusedQKV& fused = qkv_weights[(size_t)l];
     Tensor h = layernorm(x, block.ln1_gamma.value(), block.ln1_beta.value(), eps).y;
-    Tensor qkv = add(matmul(h, fused.weight), fused.bias);  // [Bc, 3C] = q | k | v
+    Tensor qkv = linear(h, fused.weight, fused.bias);  // [Bc, 3C] = q | k | v
     const Tensor rows_of_one = qkv.reshape(Shape{Bc, 1, 3 * C});
-    kv_cache_write_(batch.keys[(size_t)l], rows_of_one, C, first, clock);
-    kv_cache_write_(batch.values[(size_t)l], rows_of_one, 2 * C, first, clock);
-    Tensor y = decode_attention(qkv, 0, batch.keys[(size_t)l], batch.values[(size_t)l], batch.pads, first + 1,
-                                clock);  // [Bc, C]
-    x = add(x, add(matmul(y, block.w_attn_out.value()), block.b_attn_out.value()));
+    write_cache(batch, batch.keys[(size_t)l], rows_of_one, C, first, clock);
+    write_cache(batch, batch.values[(size_t)l], rows_of_one, 2 * C, first, clock);
+    Tensor y = attend_cache(batch, l, qkv, first + 1, clock);  // [Bc, C]
+    x = add(x, linear(y, block.w_attn_out.value(), block.b_attn_out.value()));
     h = layernorm(x, block.ln2_gamma.value(), block.ln2_beta.value(), eps).y;
-    Tensor m = gelu(add(matmul(h, block.w_fc.value()), block.b_fc.value()));  // [Bc, 4C]
-    x = add(x, add(matmul(m, block.w_mlp_out.value()), block.b_mlp_out.value()));
+    Tensor m = gelu(linear(h, block.w_fc.value(), block.b_fc.value()));  // [Bc, 4C]
+    x = add(x, linear(m, block.w_mlp_out.value(), block.b_mlp_out.value()));
   }
   Tensor h = layernorm(x, model.lnf_gamma.value(), model.lnf_beta.value(), eps).y;
   return matmul(h, model.wte.value(), false, true);  // [Bc, V], the head tied to wte
@@ -130,6 +152,8 @@ std::vector<Completion> generate_batched(const GPT& model, const std::vector<std
   const GPTConfig& mc = model.config();
   const Device device = model.device();
   const int64_t B0 = (int64_t)prompts.size(), H = mc.n_heads, D = mc.head_dim();
+  if (config.kv_cache == KvCache::Bf16 && D % 2 != 0)
+    decode_error("a bf16 KV cache packs two values a word: it needs an even head size, got " + std::to_string(D));
   const size_t longest = check_prompts(model, prompts, "generate");
   size_t shortest = longest;
   for (const std::vector<int>& prompt : prompts) shortest = std::min(shortest, prompt.size());
@@ -154,9 +178,12 @@ std::vector<Completion> generate_batched(const GPT& model, const std::vector<std
   }
 
   Batch batch;
+  batch.precision = config.kv_cache;
+  batch.head_dim = D;
+  const Shape cache_shape{B0, H, Tmax, config.kv_cache == KvCache::Bf16 ? D / 2 : D};
   for (int l = 0; l < mc.n_layers; ++l) {
-    batch.keys.push_back(Tensor::empty(Shape{B0, H, Tmax, D}, device));
-    batch.values.push_back(Tensor::empty(Shape{B0, H, Tmax, D}, device));
+    batch.keys.push_back(Tensor::empty(cache_shape, device));
+    batch.values.push_back(Tensor::empty(cache_shape, device));
   }
   batch.rows = Tensor::from_vector(rows_f, Shape{B0}, device);
   batch.pads = Tensor::from_vector(pads_f, Shape{B0}, device);

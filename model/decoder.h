@@ -3,6 +3,8 @@
 //
 //   - the KV cache is allocated once, [B, H, Tmax, D] per layer, and each step
 //     writes its one new position in place (no copy of the cache per step);
+//     with GenerateConfig::kv_cache bf16 it holds bfloat16 values, two to a
+//     float ([B, H, Tmax, D/2], tensor/ops.h), and attention reads half the bytes;
 //   - q, k and v come from one fused [C, 3C] product, and attention of the one
 //     new query runs as one kernel over the cache (tensor op decode_attention);
 //   - the next token is drawn on the device (sample_step_), which also records

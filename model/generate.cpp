@@ -19,9 +19,25 @@ const char* stop_reason_name(StopReason reason) {
   return "unknown";
 }
 
+const char* kv_cache_name(KvCache precision) {
+  switch (precision) {
+    case KvCache::Fp32: return "fp32";
+    case KvCache::Bf16: return "bf16";
+  }
+  return "unknown";
+}
+
+KvCache parse_kv_cache(const std::string& name) {
+  if (name == "fp32") return KvCache::Fp32;
+  if (name == "bf16") return KvCache::Bf16;
+  throw std::runtime_error("generate: unknown KV cache precision '" + name + "' (choices: fp32, bf16)");
+}
+
 void GenerateConfig::validate() const {
   if (max_new_tokens < 1)
     throw std::runtime_error("generate: max_new_tokens must be >= 1, got " + std::to_string(max_new_tokens));
+  if (kv_cache != KvCache::Fp32 && kv_cache != KvCache::Bf16)
+    throw std::runtime_error("generate: kv_cache must be fp32 or bf16, got the value " + std::to_string((int)kv_cache));
   sampling.validate();
 }
 
@@ -39,6 +55,10 @@ bool stops(const GenerateConfig& config, int token, int64_t generated, int64_t p
 std::vector<Completion> generate_stepwise(const GPT& model, const std::vector<std::vector<int>>& prompts,
                                  const GenerateConfig& config, Generator& gen) {
   config.validate();
+  if (config.kv_cache != KvCache::Fp32)
+    throw std::runtime_error(std::string("generate: top-k / top-p sampling runs the stepwise decoder, which keeps an "
+                             "fp32 KV cache only; the ") + kv_cache_name(config.kv_cache) +
+                             " cache needs plain temperature or greedy sampling (or use kv_cache fp32, --kv-cache fp32)");
   std::vector<Completion> completions(prompts.size());
   if (prompts.empty()) return completions;
 

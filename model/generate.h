@@ -12,11 +12,21 @@
 
 namespace aha {
 
+// The precision of the batched decoder's KV cache (model/decoder.h). Weights,
+// activations and all arithmetic stay fp32 either way; bf16 rounds each cached
+// key and value to bfloat16 (8 bits of mantissa) on write, which halves the
+// bytes the attention of every decode step reads. A switch, never a default:
+// its tokens and log-probs are checked against fp32's in tests/test_model.cpp.
+enum class KvCache { Fp32, Bf16 };
+const char* kv_cache_name(KvCache precision);  // "fp32", "bf16"
+KvCache parse_kv_cache(const std::string& name);  // throws listing the choices
+
 struct GenerateConfig {
   int max_new_tokens = 64;
   SamplingConfig sampling;
   int eos_token = -1;            // stops a row; -1 = none
   std::vector<int> stop_tokens;  // also stop a row (e.g. a newline)
+  KvCache kv_cache = KvCache::Fp32;  // bf16: batched decoder only (no top-k / top-p)
 
   void validate() const;  // throws naming the bad field
 };
@@ -45,14 +55,15 @@ struct Completion {
 // One completion per prompt, in prompt order. Plain temperature or greedy
 // sampling runs the fast batched decoder (model/decoder.h: one seed drawn from
 // `gen` per call, none when greedy); a top-k or top-p cut runs
-// generate_stepwise. Either way a seed fixes the result.
+// generate_stepwise (fp32 cache only: with kv_cache bf16 it throws). Either
+// way a seed fixes the result.
 std::vector<Completion> generate(const GPT& model, const std::vector<std::vector<int>>& prompts,
                                  const GenerateConfig& config, Generator& gen);
 
 // The simple sibling: prefill, then one decode_step (model/inference.h) and
 // one host-side sample() per step, with every cut of model/sampler.h. Random
 // draws come from `gen`, one per live row per step in row order. The parity
-// reference of the batched decoder.
+// reference of the batched decoder. Its cache is fp32: kv_cache bf16 throws.
 std::vector<Completion> generate_stepwise(const GPT& model, const std::vector<std::vector<int>>& prompts,
                                           const GenerateConfig& config, Generator& gen);
 

@@ -115,8 +115,6 @@ void GPT::copy_params_from(const GPT& other) {
 
 // ---- the pieces of the forward pass ----
 
-Var linear(const Var& x, const Var& w, const Var& b) { return add(matmul(x, w), b); }
-
 Tensor positions_for(int64_t batch, int64_t length, Device device) {
   std::vector<float> ids((size_t)(batch * length));
   for (int64_t r = 0; r < batch; ++r)
@@ -171,10 +169,10 @@ Var GPT::forward(const Tensor& tokens) const {
   Var x = embed(*this, tokens, positions_for(B, T, device_));  // [B, T, C]
   for (const GPTBlock& block : blocks) {
     Var h = layernorm(x, block.ln1_gamma, block.ln1_beta);
-    Var q = split_heads(linear(h, block.w_q, block.b_q), config_.n_heads);  // [B, H, T, D]
-    Var k = split_heads(linear(h, block.w_k, block.b_k), config_.n_heads);
-    Var v = split_heads(linear(h, block.w_v, block.b_v), config_.n_heads);
-    Var y = merge_heads(attend(q, k, v));                                    // [B, T, C]
+    // The fused op: heads stay interleaved in [B, T, C], no [B, H, T, T] scores
+    // (attend() above is the same computation composed from primitive ops).
+    Var y = causal_attention(linear(h, block.w_q, block.b_q), linear(h, block.w_k, block.b_k),
+                             linear(h, block.w_v, block.b_v), config_.n_heads);  // [B, T, C]
     x = add(x, linear(y, block.w_attn_out, block.b_attn_out));
     x = add(x, mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta)));
   }

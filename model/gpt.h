@@ -82,8 +82,7 @@ class GPT {
 
 // ---- the pieces of the forward pass (shared with model/inference.cpp) ----
 
-// x [.., in] W [in, out] + b [out] -> [.., out]
-Var linear(const Var& x, const Var& w, const Var& b);
+// linear(x, W, b) = x W + b is the fused autograd op (autograd/ops.h).
 // x_0 = wte[tokens] + wpe[positions]; tokens, positions [B, T] -> [B, T, C]
 Var embed(const GPT& model, const Tensor& tokens, const Tensor& positions);
 // [B, T, C] -> [B, H, T, D]

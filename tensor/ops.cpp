@@ -131,6 +131,22 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   return out;
 }
 
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  const char* op = "linear";
+  Device dev = same_device(op, x, w);
+  same_device(op, x, b);
+  check_min_dims(op, x, 1);
+  const int64_t K = x.size(-1);
+  if (w.ndim() != 2 || w.size(0) != K || b.ndim() != 1 || b.size(0) != w.size(1))
+    shape_error(op, "x " + x.shape().str() + ", w " + w.shape().str() + ", b " + b.shape().str() +
+                        ": needs x [.., K], w [K, N], b [N]");
+  const int64_t N = w.size(1), rows = x.shape().rows();
+  Tensor out = Tensor::empty(x.shape().with_last(N), dev);
+  if (out.numel() == 0) return out;
+  AHA_DISPATCH(dev, linear(x.data(), w.data(), b.data(), out.data(), rows, N, K));
+  return out;
+}
+
 namespace {
 bool g_tf32 = true;  // the user-visible TF32 switch (DESIGN.md: TF32 on CUDA by default)
 }
@@ -391,6 +407,55 @@ Tensor softmax_entropy(const Tensor& logits) {
   return out;
 }
 
+// ---- fused causal attention ----
+
+// q, k, v [B, T, C] on one device with C a multiple of n_heads; returns D = C / n_heads.
+static int64_t check_attention_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                                      int n_heads) {
+  same_device(op, q, k);
+  same_device(op, q, v);
+  if (q.ndim() != 3) shape_error(op, "q, k, v must be [B, T, C], got q " + q.shape().str());
+  if (k.shape() != q.shape() || v.shape() != q.shape())
+    shape_error(op, "q " + q.shape().str() + ", k " + k.shape().str() + " and v " + v.shape().str() +
+                        " must have one shape");
+  const int64_t C = q.size(2);
+  if (n_heads < 1 || C % n_heads != 0)
+    shape_error(op, "n_heads " + std::to_string(n_heads) + " does not divide C = " + std::to_string(C));
+  return C / n_heads;
+}
+
+Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_heads, Tensor& lse) {
+  const char* op = "causal_attention";
+  const int64_t D = check_attention_inputs(op, q, k, v, n_heads);
+  const int64_t B = q.size(0), T = q.size(1);
+  Tensor y = Tensor::empty(q.shape(), q.device());
+  lse = Tensor::empty(Shape{B, n_heads, T}, q.device());
+  if (y.numel() > 0) AHA_DISPATCH(q.device(), causal_attention(q.data(), k.data(), v.data(), y.data(), lse.data(),
+                                                                B, T, n_heads, D));
+  return y;
+}
+
+void causal_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& y,
+                               const Tensor& lse, const Tensor& dy, int n_heads, Tensor& dq, Tensor& dk,
+                               Tensor& dv) {
+  const char* op = "causal_attention_backward";
+  const int64_t D = check_attention_inputs(op, q, k, v, n_heads);
+  const int64_t B = q.size(0), T = q.size(1);
+  same_device(op, q, y);
+  same_device(op, q, dy);
+  same_device(op, q, lse);
+  if (y.shape() != q.shape() || dy.shape() != q.shape() || lse.shape() != Shape{B, n_heads, T})
+    shape_error(op, "y " + y.shape().str() + ", dy " + dy.shape().str() + " and lse " + lse.shape().str() +
+                        " do not fit q " + q.shape().str() + " with " + std::to_string(n_heads) + " heads");
+  dq = Tensor::empty(q.shape(), q.device());
+  dk = Tensor::empty(q.shape(), q.device());
+  dv = Tensor::empty(q.shape(), q.device());
+  if (q.numel() > 0)
+    AHA_DISPATCH(q.device(), causal_attention_backward(q.data(), k.data(), v.data(), y.data(), lse.data(),
+                                                       dy.data(), dq.data(), dk.data(), dv.data(), B, T,
+                                                       n_heads, D));
+}
+
 // ---- batched decoding ----
 
 // A clock is a [1] tensor on the op's device; returns its pointer (null when undefined).
@@ -441,6 +506,63 @@ Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, c
                                      H, Tmax, D, length, clock_data(op, dev, clock)));
   return y;
 }
+
+// A bf16 cache [B, H, Tmax, D/2] for head size D: D even and the width D/2.
+static void check_bf16_cache(const char* op, const Tensor& cache, int64_t head_dim) {
+  if (head_dim < 2 || head_dim % 2 != 0)
+    shape_error(op, "a bf16 cache holds two values a word: head_dim must be even and >= 2, got " +
+                        std::to_string(head_dim));
+  if (cache.ndim() != 4 || cache.size(3) * 2 != head_dim)
+    shape_error(op, "a bf16 cache of head_dim " + std::to_string(head_dim) + " must be [B, H, Tmax, " +
+                        std::to_string(head_dim / 2) + "], got " + cache.shape().str());
+}
+
+void kv_cache_write_bf16_(Tensor& cache, const Tensor& src, int64_t head_dim, int64_t column, int64_t start,
+                          const Tensor& clock) {
+  const char* op = "kv_cache_write_bf16_";
+  Device dev = same_device(op, cache, src);
+  check_bf16_cache(op, cache, head_dim);
+  if (src.ndim() != 3 || src.size(0) != cache.size(0))
+    shape_error(op, "cache must be [B, H, Tmax, D/2] and src [B, Tn, S], got " + shapes(cache, src));
+  const int64_t B = cache.size(0), H = cache.size(1), Tmax = cache.size(2), D = head_dim;
+  const int64_t Tn = src.size(1), S = src.size(2);
+  if (column < 0 || column + H * D > S)
+    shape_error(op, "columns [" + std::to_string(column) + ", " + std::to_string(column + H * D) +
+                        ") do not fit src rows of " + std::to_string(S));
+  if (start < 0 || start + Tn > Tmax)
+    shape_error(op, "positions [" + std::to_string(start) + ", " + std::to_string(start + Tn) +
+                        ") do not fit a cache of " + std::to_string(Tmax));
+  AHA_DISPATCH(dev, kv_cache_write_bf16(cache.data(), src.data(), B, H, Tmax, D, Tn, S, column, start,
+                                        clock_data(op, dev, clock)));
+}
+
+Tensor decode_attention_bf16(const Tensor& qkv, int64_t column, const Tensor& keys, const Tensor& values,
+                             int64_t head_dim, const Tensor& pads, int64_t length, const Tensor& clock) {
+  const char* op = "decode_attention_bf16";
+  Device dev = same_device(op, qkv, keys);
+  same_device(op, keys, values);
+  same_device(op, keys, pads);
+  check_bf16_cache(op, keys, head_dim);
+  if (values.shape() != keys.shape())
+    shape_error(op, "keys and values must both be [B, H, Tmax, D/2], got " + shapes(keys, values));
+  const int64_t B = keys.size(0), H = keys.size(1), Tmax = keys.size(2), D = head_dim;
+  const int64_t S = qkv.shape().last();
+  if (qkv.numel() != B * S || pads.numel() != B)
+    shape_error(op, "qkv " + qkv.shape().str() + " and pads " + pads.shape().str() + " must have " +
+                        std::to_string(B) + " rows");
+  if (column < 0 || column + H * D > S)
+    shape_error(op, "query columns [" + std::to_string(column) + ", " + std::to_string(column + H * D) +
+                        ") do not fit rows of " + std::to_string(S));
+  if (length < 1 || length > Tmax)
+    shape_error(op, "length " + std::to_string(length) + " outside [1, " + std::to_string(Tmax) + "]");
+  Tensor y = Tensor::empty(Shape{B, H * D}, dev);
+  AHA_DISPATCH(dev, decode_attention_bf16(qkv.data(), S, column, keys.data(), values.data(), pads.data(), y.data(),
+                                          B, H, Tmax, D, length, clock_data(op, dev, clock)));
+  return y;
+}
+
+uint16_t bf16_round(float x) { return cpu::bf16_round(x); }
+float bf16_widen(uint16_t bits) { return cpu::bf16_widen(bits); }
 
 void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
                   Tensor& next_positions, const SampleStepConfig& config, const Tensor& clock) {

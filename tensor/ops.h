@@ -19,6 +19,10 @@ class Tensor;
 // A is [.., M, K] ([.., K, M] if trans_a); B is [.., K, N] ([.., N, K] if trans_b)
 // with the same leading (batch) dims as A, or 2-D and shared by every batch.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// A linear layer's forward in one op: y = x @ w + b, x [.., K], w [K, N],
+// b [N] -> [.., N]. On CUDA the bias is added in the product's epilogue
+// (cuBLASLt), so y is written once instead of written, read and written again.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 // TF32 on CUDA is on by default; exact float32 for parity tests. No effect on CPU.
 void set_tf32(bool enabled);
 bool tf32_enabled();
@@ -111,6 +115,22 @@ Tensor slice0(const Tensor& a, int64_t start, int64_t end);  // rows [start, end
 // become `fill`. Tq < Tk is the KV-cache case (queries are the last Tq positions).
 Tensor causal_mask(const Tensor& scores, float fill);
 
+// ---- fused causal attention (tensor/cpu/attention.cpp) ----
+// Causal self-attention of n_heads heads in one op, without the [B, H, T, T]
+// scores: q, k, v are [B, T, C] straight out of the q/k/v linear layers, heads
+// interleaved along C = H*D (head h is columns h*D .. h*D + D - 1). Per head:
+//   y_t = sum_{j<=t} softmax_j(q_t . k_j / sqrt(D)) v_j          -> y [B, T, C]
+// lse [B, H, T] (allocated here): the log-sum-exp of each query's scaled
+// scores, what the backward needs to rebuild the probabilities.
+// CUDA supports head dims D <= 64.
+Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_heads, Tensor& lse);
+// The backward (FlashAttention-2, Dao 2023, algorithm 2), given the forward's
+// inputs, its y and lse, and dy [B, T, C]; allocates dq, dk, dv [B, T, C].
+// Equations at cpu::causal_attention_backward.
+void causal_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& y,
+                               const Tensor& lse, const Tensor& dy, int n_heads, Tensor& dq, Tensor& dk,
+                               Tensor& dv);
+
 // ---- batched decoding (tensor/cpu/decode.cpp) ----
 // Inference only, no backward: sampling is never differentiated (the GRPO
 // update recomputes log-probabilities with the training forward). The KV cache
@@ -129,6 +149,25 @@ void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t s
 // keys, values [B, H, Tmax, D]; pads [B] (float-coded). -> [B, H*D]
 Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, const Tensor& values,
                         const Tensor& pads, int64_t length, const Tensor& clock = Tensor());
+// The bf16 KV cache (GenerateConfig::kv_cache, model/generate.h): half the
+// bytes for decode_attention to read, which is what a decode step waits on.
+// The tensor layer stores float32 only (DESIGN.md), so a bf16 cache is a float
+// tensor [B, H, Tmax, D/2] whose 32-bit words each hold two bf16 values:
+// element 2i in the low 16 bits, 2i+1 in the high ones (on a little-endian
+// machine the bytes are exactly a bf16 array [B, H, Tmax, D]). Its floats are
+// bit patterns, not numbers: only copies and gathers may touch them. D must be
+// even and is passed explicitly (head_dim), checked against the cache's width.
+// Writes round to nearest even (any NaN becomes the quiet NaN 0x7fff on both
+// devices); reads widen (bf16 bits << 16) and all math, accumulation and
+// softmax stay fp32.
+void kv_cache_write_bf16_(Tensor& cache, const Tensor& src, int64_t head_dim, int64_t column, int64_t start,
+                          const Tensor& clock = Tensor());
+Tensor decode_attention_bf16(const Tensor& qkv, int64_t column, const Tensor& keys, const Tensor& values,
+                             int64_t head_dim, const Tensor& pads, int64_t length, const Tensor& clock = Tensor());
+// float -> bf16 bits, round to nearest even (NaN -> 0x7fff), and back (exact):
+// what the bf16 cache stores and reads, for tests and references.
+uint16_t bf16_round(float x);
+float bf16_widen(uint16_t bits);
 // The settings of one batched sampling step (sample_step_ below).
 struct SampleStepConfig {
   static constexpr int kMaxStopTokens = 8;

@@ -40,6 +40,13 @@ void require_device(Device device) {
 #endif
 }
 
+void synchronize(Device device) {
+#if AHA_CUDA
+  if (device == Device::CUDA) cuda::synchronize();
+#endif
+  (void)device;
+}
+
 // ---- shapes ----
 
 Shape::Shape(std::initializer_list<int64_t> sizes) : Shape(std::vector<int64_t>(sizes)) {}

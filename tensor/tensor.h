@@ -25,6 +25,9 @@ Device parse_device(const std::string& name);     // throws on anything else
 bool cuda_available();
 // Throws a clear error when `device` is CUDA and no GPU can be used.
 void require_device(Device device);
+// Waits until everything queued on `device` has run (CPU work runs at once:
+// a no-op there). For timing; the ops themselves never need it.
+void synchronize(Device device);
 
 struct Shape {
   static constexpr int kMaxDims = 4;
@@ -88,6 +91,10 @@ class Tensor {
   Tensor clone() const;                        // a copy on the same device
   void copy_from(const Tensor& src);           // same numel, any devices
   bool shares_storage(const Tensor& other) const { return storage_ == other.storage_; }
+  // No other Tensor (a view included) holds this storage, so whoever holds this
+  // one may keep it and later write it in place: autograd takes a fresh
+  // gradient this way instead of copying it.
+  bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
 
   // Host access for tests and small values (a device sync for CUDA tensors).
   float item() const;                                   // numel must be 1

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "autograd/profile.h"
 
 using namespace aha;
 
@@ -201,6 +202,12 @@ TEST_CASE("matmul: gradients for every transpose flag, batched and shared b") {
                       {a, b});
     }
   }
+}
+
+TEST_CASE("linear: gradients for x, w and b, 2-D and batched x") {
+  for (const Shape& xs : {Shape{4, 3}, Shape{2, 5, 3}})
+    check_gradients([](const std::vector<Var>& v) { return linear(v[0], v[1], v[2]); },
+                    {random_tensor(xs, 131), random_tensor(Shape{3, 6}, 132), random_tensor(Shape{6}, 133)});
 }
 
 TEST_CASE("matmul: only the inputs that require grad get a gradient") {
@@ -468,6 +475,33 @@ TEST_CASE("a composite function: reused inputs and a small network") {
 
 // ---- graph mechanics ----
 
+// accumulate_grad keeps a gradient nothing else holds instead of copying it,
+// and add/sub/reshape hand their dy on. These graphs route one dy to several
+// places (both inputs of an add, an add of a value with itself, a reshape of a
+// tensor used elsewhere): a gradient kept where it should have been copied
+// would be written twice and the sums below would come out wrong.
+TEST_CASE("backward: a gradient handed on is never shared between two nodes") {
+  Tensor x0 = Tensor::from_vector({1, 2, 3, 4, 5, 6}, Shape{2, 3});
+  Var a(x0, true), b(Tensor::from_vector({10, 20, 30, 40, 50, 60}, Shape{2, 3}), true);
+  Var w(Tensor::from_vector({1, -1, 2, -2, 3, -3}, Shape{3, 2}), true);
+  // s = a + b; r = reshape(a) [3, 2]; u = s + s;  loss = sum(u * 1) + sum(r * w) + sum(a - b)
+  Var s = add(a, b);
+  Var u = add(s, s);
+  Var r = reshape(a, Shape{3, 2});
+  Var loss = add(add(sum_all(u), sum_all(mul(r, w))), sum_all(sub(a, b)));
+  loss.backward();
+  // d/da: 2 (from u = 2a + 2b) + w viewed [2, 3] + 1;  d/db: 2 - 1;  d/dw = reshape(a)
+  const std::vector<float> w_flat = {1, -1, 2, -2, 3, -3};
+  for (int i = 0; i < 6; ++i) {
+    CHECK(a.grad().to_vector()[(size_t)i] == doctest::Approx(3.0f + w_flat[(size_t)i]));
+    CHECK(b.grad().to_vector()[(size_t)i] == doctest::Approx(1.0f));
+    CHECK(w.grad().to_vector()[(size_t)i] == doctest::Approx(x0.to_vector()[(size_t)i]));
+  }
+  CHECK_FALSE(a.grad().shares_storage(b.grad()));
+  // The values themselves are untouched by the backward.
+  CHECK(a.value().to_vector() == x0.to_vector());
+}
+
 TEST_CASE("backward: a non-scalar output is an error naming the op and shape") {
   Var x(random_tensor(Shape{2, 3}, 151), true);
   Var y = tanh(x);
@@ -576,4 +610,31 @@ TEST_CASE("undefined Vars and mismatched gradients are clear errors") {
   Var x(Tensor::ones(Shape{2, 3}), true);
   CHECK_THROWS_WITH_AS(accumulate_grad(*x.node(), Tensor::ones(Shape{3, 2})),
                        doctest::Contains("does not match"), std::runtime_error);
+}
+
+TEST_CASE("OpProfile: charges each op's forward and backward, and nothing when off") {
+  Var x(random_tensor(Shape{8, 16}, 901), true), w(random_tensor(Shape{16, 4}, 902), true);
+  std::vector<OpTime> times;
+  {
+    OpProfile profile(Device::CPU);
+    Var loss = sum_all(tanh(matmul(x, w)));
+    loss.backward();
+    times = profile.times();
+    CHECK_THROWS_WITH_AS(OpProfile(Device::CPU), doctest::Contains("already recording"), std::runtime_error);
+  }
+  auto calls = [&](const std::string& name) {
+    for (const OpTime& t : times)
+      if (t.name == name) return t.calls;
+    return (int64_t)0;
+  };
+  CHECK(calls("matmul") == 1);
+  CHECK(calls("tanh") == 1);
+  CHECK(calls("sum_all") == 1);
+  CHECK(calls("matmul backward") == 1);
+  CHECK(calls("tanh backward") == 1);
+  for (size_t i = 1; i < times.size(); ++i) CHECK(times[i - 1].ms >= times[i].ms);  // largest first
+  // Off again: marks are ignored, and a new profile starts empty.
+  profile_mark("ignored");
+  OpProfile again(Device::CPU);
+  CHECK(again.times().empty());
 }

@@ -500,3 +500,117 @@ TEST_CASE("generate_batched: plain sampling only, and clear errors") {
   CHECK_THROWS_WITH_AS(generate_batched(model, {{1}}, config, gen), doctest::Contains("at most 8 stop tokens"),
                        std::runtime_error);
 }
+
+namespace {
+
+// Greedy generation with the bf16 KV cache against the fp32 one, the same
+// model and prompts. A row follows the fp32 tokens until rounding flips an
+// argmax between two close logits, then goes its own way: log-probs compare
+// up to that point, tokens position by position over all rows.
+struct CacheAgreement {
+  double tokens_equal = 0;     // share of the reference's tokens the other run has at the same place
+  double rows_equal = 0;       // share of rows with identical completions
+  double max_logprob_gap = 0;  // largest |policy log-prob difference| before a row diverges
+};
+
+CacheAgreement agreement(const std::vector<Completion>& want, const std::vector<Completion>& got) {
+  REQUIRE(got.size() == want.size());
+  CacheAgreement a;
+  int64_t equal = 0, total = 0, same_rows = 0;
+  for (size_t b = 0; b < want.size(); ++b) {
+    REQUIRE(got[b].tokens.size() == want[b].tokens.size());  // no eos: every row runs to max_new_tokens
+    bool diverged = false;
+    for (size_t i = 0; i < want[b].tokens.size(); ++i) {
+      total += 1;
+      equal += got[b].tokens[i] == want[b].tokens[i];
+      if (!diverged)
+        a.max_logprob_gap = std::max(
+            a.max_logprob_gap, (double)std::fabs(got[b].policy_logprobs[i] - want[b].policy_logprobs[i]));
+      diverged = diverged || got[b].tokens[i] != want[b].tokens[i];
+    }
+    same_rows += !diverged;
+  }
+  a.tokens_equal = (double)equal / (double)total;
+  a.rows_equal = (double)same_rows / (double)want.size();
+  return a;
+}
+
+// 24 prompts of 1..12 tokens, 40 greedy tokens each, with the given cache.
+std::vector<Completion> greedy_with_cache(const GPT& model, KvCache kv_cache) {
+  Generator prompts_gen(41);
+  std::vector<std::vector<int>> prompts;
+  for (int r = 0; r < 24; ++r)
+    prompts.push_back(random_sequence(prompts_gen, (size_t)(1 + r % 12), model.config().vocab_size));
+  GenerateConfig config;
+  config.max_new_tokens = 40;
+  config.sampling.greedy = true;
+  config.kv_cache = kv_cache;
+  Generator unused(0);
+  return generate_batched(model, prompts, config, unused);
+}
+
+GPTConfig bf16_test_config() { return GPTConfig{50, 64, 64, 2, 4}; }  // head size 16
+
+// Measured on the CPU: 99.3% of the tokens and 21 of 24 rows equal, the
+// largest log-prob gap before a row diverges 1.1e-3 (rounding a key or value
+// to bf16 moves it by up to 2^-8 of itself). The bounds leave some room.
+void check_bf16_follows_fp32(const CacheAgreement& a) {
+  MESSAGE("bf16 vs fp32 KV cache: tokens equal " << a.tokens_equal << ", rows equal " << a.rows_equal
+                                                 << ", largest log-prob gap before divergence " << a.max_logprob_gap);
+  CHECK(a.tokens_equal >= 0.95);
+  CHECK(a.rows_equal >= 0.75);
+  CHECK(a.max_logprob_gap < 1e-2);
+  CHECK(a.max_logprob_gap > 0);  // the bf16 cache was used: its rounding shows
+}
+
+}  // namespace
+
+TEST_CASE("generate_batched with a bf16 KV cache follows the fp32 cache, greedy (CPU)") {
+  const GPT model = random_model(bf16_test_config(), 43);
+  check_bf16_follows_fp32(agreement(greedy_with_cache(model, KvCache::Fp32), greedy_with_cache(model, KvCache::Bf16)));
+}
+
+TEST_CASE("generate_batched, bf16 KV cache on CUDA (graph replays): follows fp32 and the CPU (when a GPU answers)") {
+  if (!cuda_available()) {
+    MESSAGE("no CUDA GPU here: skipped");
+    return;
+  }
+  const bool tf32 = tf32_enabled();
+  set_tf32(false);
+  const GPT cpu_model = random_model(bf16_test_config(), 43);
+  GPT model(bf16_test_config(), Device::CUDA);
+  model.copy_params_from(cpu_model);
+  const std::vector<Completion> bf16 = greedy_with_cache(model, KvCache::Bf16);
+  check_bf16_follows_fp32(agreement(greedy_with_cache(model, KvCache::Fp32), bf16));
+  // bf16 on CUDA against bf16 on the CPU: a key one fp32 ulp apart can round
+  // to the neighbouring bf16, so nearly, not exactly, the same.
+  const CacheAgreement devices = agreement(greedy_with_cache(cpu_model, KvCache::Bf16), bf16);
+  MESSAGE("bf16 KV cache, CUDA vs CPU: tokens equal " << devices.tokens_equal << ", largest log-prob gap "
+                                                      << devices.max_logprob_gap);
+  CHECK(devices.tokens_equal >= 0.95);
+  CHECK(devices.max_logprob_gap < 1e-2);
+  set_tf32(tf32);
+}
+
+TEST_CASE("the KV cache switch: names, validation, and no silent fallback to fp32") {
+  CHECK(parse_kv_cache("fp32") == KvCache::Fp32);
+  CHECK(parse_kv_cache("bf16") == KvCache::Bf16);
+  CHECK(std::string(kv_cache_name(KvCache::Bf16)) == "bf16");
+  CHECK_THROWS_WITH_AS(parse_kv_cache("fp16"), doctest::Contains("'fp16' (choices: fp32, bf16)"), std::runtime_error);
+  GenerateConfig config;
+  config.kv_cache = (KvCache)7;
+  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("kv_cache must be fp32 or bf16"), std::runtime_error);
+  // top-k / top-p run the stepwise decoder, whose cache is fp32: bf16 there is refused, not ignored.
+  const GPT model = random_model(small_config(), 8);
+  config.kv_cache = KvCache::Bf16;
+  config.sampling.top_k = 3;
+  Generator gen(1);
+  CHECK_THROWS_WITH_AS(generate(model, {{1, 2}}, config, gen),
+                       doctest::Contains("keeps an fp32 KV cache only; the bf16 cache"), std::runtime_error);
+  config.sampling.top_k = 0;
+  CHECK(generate(model, {{1, 2}}, config, gen).size() == 1);
+  // Two bf16 values a word: an odd head size cannot be packed.
+  const GPT odd = random_model(GPTConfig{11, 16, 15, 1, 5}, 9);  // head size 3
+  CHECK_THROWS_WITH_AS(generate(odd, {{1, 2}}, config, gen), doctest::Contains("even head size, got 3"),
+                       std::runtime_error);
+}

@@ -273,6 +273,17 @@ TEST_CASE("matmul matches a naive triple loop for every transpose combination") 
         }
 }
 
+TEST_CASE("linear is x @ w + b on every row, and names bad shapes") {
+  Tensor x = randn(Shape{2, 7, 33}, 201), w = randn(Shape{33, 5}, 202), b = randn(Shape{5}, 203);
+  Tensor y = aha::linear(x, w, b);
+  REQUIRE(y.shape() == Shape{2, 7, 5});
+  std::vector<double> want = naive_matmul(values(x), values(w), 1, 14, 5, 33, false, false, false);
+  for (size_t i = 0; i < want.size(); ++i) want[i] += values(b)[i % 5];
+  check_close(values(y), want, 1e-4, 1e-5);
+  CHECK_THROWS_WITH_AS(aha::linear(x, w, randn(Shape{4}, 204)), doctest::Contains("linear"), ShapeError);
+  CHECK_THROWS_AS(aha::linear(x, randn(Shape{32, 5}, 205), b), ShapeError);
+}
+
 TEST_CASE("matmul batches over leading dims, with a per-batch or a shared B") {
   SUBCASE("3-D, B per batch") {
     for (int flags = 0; flags < 4; ++flags) {

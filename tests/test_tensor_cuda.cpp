@@ -421,6 +421,32 @@ TEST_CASE("cuda: TF32 is on by default and set_tf32(false) gives exact float32 p
   CHECK(aha::tf32_enabled());
 }
 
+TEST_CASE("cuda: linear (cuBLASLt bias epilogue) matches the CPU's x @ w + b, TF32 off and on") {
+  if (skip_without_gpu()) return;
+  struct Dims {
+    Shape x;
+    int64_t N;
+  };
+  // Rows not a multiple of any tile, odd N and K, a [B, T, C] input, the gpu-small MLP.
+  const std::vector<Dims> dims = {{Shape{1, 1}, 1}, {Shape{7, 33}, 5}, {Shape{3, 11, 13}, 1000},
+                                  {Shape{2, 129, 384}, 1536}, {Shape{1000, 1536}, 384}};
+  Op op = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{aha::linear(in[0], in[1], in[2])}; };
+  for (bool tf32 : {false, true}) {
+    Tf32Scope scope(tf32);
+    for (const Dims& d : dims) {
+      INFO("tf32 " << tf32);
+      const int64_t K = d.x[-1];
+      check_parity("linear", op, {randn(d.x, 11), randn(Shape{K, d.N}, 12), randn(Shape{d.N}, 13)},
+                   tf32 ? kTf32Tolerance : kTolerance);
+    }
+  }
+  // The bias really is added: with w = 0 the output is b on every row, exactly.
+  Tensor b = randn(Shape{5}, 14).to(kGPU);
+  Tensor y = aha::linear(randn(Shape{4, 3}, 15).to(kGPU), Tensor::zeros(Shape{3, 5}, kGPU), b);
+  for (int64_t r = 0; r < 4; ++r)
+    for (int64_t n = 0; n < 5; ++n) CHECK(y.at({r, n}) == b.at({n}));
+}
+
 // ---- elementwise and unary ----
 
 TEST_CASE("cuda: binary ops match the CPU for every broadcast") {

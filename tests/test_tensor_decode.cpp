@@ -2,9 +2,13 @@
 // the in-place cache write, one-query attention over the cache, and the
 // device-side sampling step, against hand computations in double; then the
 // CUDA kernels against the CPU ones (skipped, and saying so, without a GPU).
+// The bf16 cache's ops: hand-made rounding cases, and the fp32 ops as reference.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <utility>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -288,4 +292,253 @@ TEST_CASE("a clock tensor shifts the cache position, the attention length and th
   sample_step_(logits, rows, b, nb, pb, config);
   CHECK(a.tokens.to_vector() == b.tokens.to_vector());
   CHECK(a.done.to_vector() == std::vector<float>{1, 1});  // step 3 of max_new 4: the last
+}
+
+// ---- the bf16 cache: [B, H, Tmax, D/2] floats, two bf16 a word (tensor/ops.h) ----
+
+namespace {
+
+uint32_t bits_of(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+
+float float_of(uint32_t b) {
+  float x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+
+// A bf16 cache [B, H, Tmax, D/2] as the bf16 halves of its words, in element order [B, H, Tmax, D].
+std::vector<uint16_t> halves_of(const Tensor& cache) {
+  std::vector<uint16_t> out;
+  for (float word : cache.to_vector()) {
+    out.push_back((uint16_t)(bits_of(word) & 0xffffu));
+    out.push_back((uint16_t)(bits_of(word) >> 16));
+  }
+  return out;
+}
+
+// The fp32 cache [B, H, Tmax, D] holding exactly the values a bf16 cache holds.
+Tensor widened(const Tensor& cache) {
+  std::vector<float> out;
+  for (uint16_t h : halves_of(cache)) out.push_back(float_of((uint32_t)h << 16));
+  Shape shape = cache.shape();
+  shape.dims[3] *= 2;
+  return Tensor::from_vector(out, shape, cache.device());
+}
+
+// A bf16 cache [B, H, Tmax, D/2] of an fp32 one [B, H, Tmax, D], written through the op.
+Tensor bf16_cache_of(const Tensor& keys) {
+  const int64_t B = keys.size(0), H = keys.size(1), Tmax = keys.size(2), D = keys.size(3);
+  Tensor cache = Tensor::zeros(Shape{B, H, Tmax, D / 2}, keys.device());
+  // src [B, Tmax, H*D]: the cache's positions as a linear layer would write them.
+  kv_cache_write_bf16_(cache, permute_0213(keys).reshape(Shape{B, Tmax, H * D}), D, 0, 0);
+  return cache;
+}
+
+double relative_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    diff += std::pow((double)got[i] - want[i], 2), norm += (double)want[i] * want[i];
+  return std::sqrt(diff / norm);
+}
+
+// Hand-made cases of float -> bf16, round to nearest even on the bits: {float bits, bf16 bits}.
+const std::vector<std::pair<uint32_t, uint16_t>> kRoundingCases = {
+    {0x3f800000, 0x3f80},  // 1: representable, exact
+    {0xc0200000, 0xc020},  // -2.5: exact
+    {0x40490000, 0x4049},  // 3.140625: exact
+    {0x80000000, 0x8000},  // -0: exact, sign kept
+    {0x3f807fff, 0x3f80},  // just below half an ulp: down
+    {0x3f808001, 0x3f81},  // just above half: up
+    {0x3f808000, 0x3f80},  // exactly half, kept part even (0x3f80): stays
+    {0x3f818000, 0x3f82},  // exactly half, kept part odd (0x3f81): up to even
+    {0xbf818000, 0xbf82},  // the same, negative: magnitude up
+    {0x3fffffff, 0x4000},  // the carry runs into the exponent: 2
+    {0x7f7fffff, 0x7f80},  // FLT_MAX rounds to infinity
+    {0x7f800000, 0x7f80},  // inf
+    {0xff800000, 0xff80},  // -inf
+    {0x00018000, 0x0002},  // a subnormal at half, odd: up
+    {0x00008000, 0x0000},  // a subnormal at half, even: down to 0
+    {0x7fc00000, 0x7fff},  // quiet NaN: the one NaN
+    {0xffc00001, 0x7fff},  // negative NaN with payload
+    {0x7f800001, 0x7fff},  // signalling NaN (adding the bias would have made it infinity)
+    {0x7fffffff, 0x7fff},  // NaN whose rounding would carry
+};
+
+}  // namespace
+
+TEST_CASE("bf16 rounding: exact where representable, to nearest even otherwise, one NaN") {
+  for (const auto& c : kRoundingCases) {
+    CAPTURE(c.first);
+    CHECK(bf16_round(float_of(c.first)) == c.second);
+    if (!std::isnan(float_of(c.first))) CHECK(bits_of(bf16_widen(c.second)) == (uint32_t)c.second << 16);
+  }
+  CHECK(std::isnan(bf16_widen(0x7fff)));
+  // Every bf16 value but NaN round-trips: widen, round, the same bits.
+  int64_t checked = 0;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float x = bf16_widen((uint16_t)h);
+    if (std::isnan(x)) continue;
+    if (bf16_round(x) != h) FAIL("bf16 " << h << " does not round-trip");
+    ++checked;
+  }
+  CHECK(checked == 0x10000 - 2 * 0x7f);  // all but the 2 * 127 NaN encodings
+}
+
+TEST_CASE("kv_cache_write_bf16_ packs each head's rounded slice two to a word, in place, nothing else") {
+  const int64_t B = 2, H = 3, Tmax = 5, D = 6, Tn = 2, S = 3 * H * D;
+  const float sentinel = float_of(0x12345678);
+  Tensor cache = Tensor::full(Shape{B, H, Tmax, D / 2}, sentinel);
+  Tensor src = randn_cpu(Shape{B, Tn, S}, 21);
+  kv_cache_write_bf16_(cache, src, D, H * D, 1);  // the k slice of a q|k|v row, at positions 1 and 2
+  const std::vector<float> c = cache.to_vector(), s = src.to_vector();
+  const std::vector<uint16_t> halves = halves_of(cache);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < Tmax; ++t)
+        for (int64_t d = 0; d < D; ++d) {
+          const size_t at = (size_t)(((b * H + h) * Tmax + t) * D + d);
+          if (t == 1 || t == 2) {
+            const float x = s[(size_t)((b * Tn + t - 1) * S + H * D + h * D + d)];
+            CHECK(halves[at] == bf16_round(x));
+            // within half an ulp: bf16 has 8 significant bits
+            CHECK(std::fabs(bf16_widen(halves[at]) - x) <= std::ldexp(std::fabs(x), -8));
+          } else {
+            CHECK(bits_of(c[at / 2]) == 0x12345678u);
+          }
+        }
+  SUBCASE("values representable in bf16 come back exactly") {
+    std::vector<float> rounded = src.to_vector();
+    for (float& x : rounded) x = bf16_widen(bf16_round(x));
+    Tensor exact = Tensor::zeros(Shape{B, H, Tmax, D / 2});
+    kv_cache_write_bf16_(exact, Tensor::from_vector(rounded, src.shape()), D, 2 * H * D, 3);
+    const std::vector<float> back = widened(exact).to_vector();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t t = 3; t < 5; ++t)
+          for (int64_t d = 0; d < D; ++d)
+            CHECK(back[(size_t)(((b * H + h) * Tmax + t) * D + d)] ==
+                  rounded[(size_t)((b * Tn + t - 3) * S + 2 * H * D + h * D + d)]);
+  }
+  SUBCASE("the hand-made rounding cases, through the op") {
+    const int64_t n = (int64_t)kRoundingCases.size();
+    std::vector<float> x;
+    for (const auto& c : kRoundingCases) x.push_back(float_of(c.first));
+    x.push_back(0.0f);  // an even count
+    Tensor one_row = Tensor::zeros(Shape{1, 1, 1, (n + 1) / 2});
+    kv_cache_write_bf16_(one_row, Tensor::from_vector(x, Shape{1, 1, n + 1}), n + 1, 0, 0);
+    const std::vector<uint16_t> got = halves_of(one_row);
+    for (int64_t i = 0; i < n; ++i) CHECK(got[(size_t)i] == kRoundingCases[(size_t)i].second);
+  }
+  CHECK_THROWS_WITH_AS(kv_cache_write_bf16_(cache, src, D, 2 * H * D, 4), doctest::Contains("do not fit a cache of 5"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(kv_cache_write_bf16_(cache, src, D, 2 * H * D + 1, 0),
+                       doctest::Contains("do not fit src rows"), ShapeError);
+  CHECK_THROWS_WITH_AS(kv_cache_write_bf16_(cache, src, D + 2, 0, 0),
+                       doctest::Contains("must be [B, H, Tmax, 4], got [2, 3, 5, 3]"), ShapeError);
+  Tensor odd = Tensor::zeros(Shape{B, H, Tmax, 3});
+  CHECK_THROWS_WITH_AS(kv_cache_write_bf16_(odd, src, 7, 0, 0), doctest::Contains("head_dim must be even"),
+                       ShapeError);
+}
+
+TEST_CASE("decode_attention_bf16 is decode_attention over the rounded cache, near it over the exact one") {
+  for (int64_t D : {int64_t(8), int64_t(6), int64_t(64), int64_t(2)}) {
+    const int64_t B = 3, H = 2, Tmax = 9, S = 3 * H * D, length = 7;
+    CAPTURE(D);
+    Tensor keys = randn_cpu(Shape{B, H, Tmax, D}, 22), values = randn_cpu(Shape{B, H, Tmax, D}, 23);
+    Tensor qkv = randn_cpu(Shape{B, S}, 24, 2.0f);
+    const Tensor pads = Tensor::from_vector({0, 2, 6}, Shape{B});
+    const Tensor k16 = bf16_cache_of(keys), v16 = bf16_cache_of(values);
+    const std::vector<float> got = decode_attention_bf16(qkv, H * D, k16, v16, D, pads, length).to_vector();
+    REQUIRE(got.size() == (size_t)(B * H * D));
+    // The same (rounded) numbers through the fp32 op, and by hand in double.
+    const std::vector<float> same = decode_attention(qkv, H * D, widened(k16), widened(v16), pads, length).to_vector();
+    const std::vector<double> by_hand =
+        attention_by_hand(qkv, H * D, widened(k16), widened(v16), {0, 2, 6}, length);
+    for (size_t i = 0; i < same.size(); ++i) {
+      CHECK(got[i] == doctest::Approx(same[i]).epsilon(1e-5));
+      CHECK(got[i] == doctest::Approx(by_hand[i]).epsilon(1e-5));
+    }
+    // Against the unrounded cache: each key and value is off by at most 2^-8 of
+    // itself, so y moves by about that (measured: 1.8e-3 to 2.0e-3 of its norm
+    // at these sizes); the bound is 5e-3.
+    const double error = relative_l2(got, decode_attention(qkv, H * D, keys, values, pads, length).to_vector());
+    CHECK(error < 5e-3);
+    CHECK(error > 0);  // the rounding did happen
+  }
+  Tensor k16 = Tensor::zeros(Shape{2, 2, 4, 3}), qkv = randn_cpu(Shape{2, 36}, 25);
+  const Tensor pads = Tensor::zeros(Shape{2});
+  CHECK_THROWS_WITH_AS(decode_attention_bf16(qkv, 0, k16, k16, 6, pads, 5),
+                       doctest::Contains("length 5 outside [1, 4]"), ShapeError);
+  CHECK_THROWS_WITH_AS(decode_attention_bf16(qkv, 0, k16, k16, 3, pads, 4), doctest::Contains("head_dim must be even"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(decode_attention_bf16(qkv, 0, k16, k16, 4, pads, 4),
+                       doctest::Contains("decode_attention_bf16: a bf16 cache of head_dim 4 must be [B, H, Tmax, 2]"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(decode_attention_bf16(qkv, 30, k16, k16, 6, pads, 4), doctest::Contains("do not fit rows of 36"),
+                       ShapeError);
+}
+
+TEST_CASE("a clock tensor shifts the bf16 cache position and the bf16 attention length") {
+  const int64_t B = 2, H = 2, Tmax = 6, D = 4, S = 3 * H * D;
+  Tensor src = randn_cpu(Shape{B, 1, S}, 26);
+  Tensor by_start = Tensor::zeros(Shape{B, H, Tmax, D / 2}), by_clock = Tensor::zeros(Shape{B, H, Tmax, D / 2});
+  kv_cache_write_bf16_(by_start, src, D, H * D, 3);
+  kv_cache_write_bf16_(by_clock, src, D, H * D, 1, Tensor::from_vector({2}, Shape{1}));
+  CHECK(halves_of(by_clock) == halves_of(by_start));
+  const Tensor keys = bf16_cache_of(randn_cpu(Shape{B, H, Tmax, D}, 27));
+  const Tensor values = bf16_cache_of(randn_cpu(Shape{B, H, Tmax, D}, 28));
+  const Tensor pads = Tensor::from_vector({0, 1}, Shape{B}), qkv = randn_cpu(Shape{B, S}, 29);
+  CHECK(decode_attention_bf16(qkv, 0, keys, values, D, pads, 2, Tensor::from_vector({3}, Shape{1})).to_vector() ==
+        decode_attention_bf16(qkv, 0, keys, values, D, pads, 5).to_vector());
+}
+
+TEST_CASE("cuda: the bf16 cache ops match the CPU (the write bit for bit)") {
+  if (!cuda_available()) {
+    MESSAGE("skipped: no CUDA GPU");
+    return;
+  }
+  const Device gpu = Device::CUDA;
+  SUBCASE("kv_cache_write_bf16_: the same bits, rounding cases and NaNs included") {
+    for (int64_t D : {int64_t(64), int64_t(6), int64_t(200)}) {
+      CAPTURE(D);
+      const int64_t B = 5, H = 3, Tn = 3, S = 3 * H * D;
+      std::vector<float> x = randn_cpu(Shape{B, Tn, S}, 30).to_vector();
+      for (size_t i = 0; i < kRoundingCases.size(); ++i) x[i * 7] = float_of(kRoundingCases[i].first);
+      const Tensor src = Tensor::from_vector(x, Shape{B, Tn, S});
+      Tensor cpu_cache = Tensor::zeros(Shape{B, H, 20, D / 2}), gpu_cache = cpu_cache.to(gpu);
+      for (int64_t column : {int64_t(0), H * D, 2 * H * D}) {
+        kv_cache_write_bf16_(cpu_cache, src, D, column, 4 + column / (H * D));
+        kv_cache_write_bf16_(gpu_cache, src.to(gpu), D, column, 4 + column / (H * D));
+      }
+      CHECK(halves_of(gpu_cache) == halves_of(cpu_cache));
+    }
+  }
+  SUBCASE("decode_attention_bf16 within 1e-5, head sizes 64 and 32 (uint4 path), 6, 14, 200 and 2") {
+    for (int64_t D : {int64_t(64), int64_t(32), int64_t(6), int64_t(14), int64_t(200), int64_t(2)}) {
+      const int64_t B = 5, H = 3, Tmax = 256, S = 3 * H * D;
+      const Tensor keys = bf16_cache_of(randn_cpu(Shape{B, H, Tmax, D}, 31));
+      const Tensor values = bf16_cache_of(randn_cpu(Shape{B, H, Tmax, D}, 32));
+      const Tensor qkv = randn_cpu(Shape{B, S}, 33);
+      const Tensor pads = Tensor::from_vector({0, 3, 100, 250, 0}, Shape{B});
+      for (int64_t length : {int64_t(251), int64_t(256)}) {
+        CAPTURE(D);
+        CAPTURE(length);
+        const std::vector<float> want = decode_attention_bf16(qkv, H * D, keys, values, D, pads, length).to_vector();
+        const std::vector<float> got =
+            decode_attention_bf16(qkv.to(gpu), H * D, keys.to(gpu), values.to(gpu), D, pads.to(gpu), length)
+                .to_vector();
+        CHECK(relative_l2(got, want) < 1e-5);
+      }
+      // With a clock on the device, as a captured decode step runs it.
+      const std::vector<float> want = decode_attention_bf16(qkv, 0, keys, values, D, pads, 251).to_vector();
+      const std::vector<float> got = decode_attention_bf16(qkv.to(gpu), 0, keys.to(gpu), values.to(gpu), D,
+                                                           pads.to(gpu), 200, Tensor::from_vector({51}, Shape{1}, gpu))
+                                         .to_vector();
+      CHECK(relative_l2(got, want) < 1e-5);
+    }
+  }
 }

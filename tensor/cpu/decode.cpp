@@ -1,10 +1,11 @@
 // Batched decoding with a KV cache held in place: write new keys/values into
-// the cache, attend one new query per row over it, and draw the next token of
-// every row with its bookkeeping. Inference only (no backward): the GRPO
+// the cache (fp32, or bf16 two values a word), attend one new query per row
+// over it, and draw the next token of every row with its bookkeeping. Inference only (no backward): the GRPO
 // update recomputes log-probabilities with the training forward.
 // tensor/cuda/decode.cu mirrors these kernels one for one.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -62,6 +63,90 @@ void decode_attention(const float* qkv, int64_t S, int64_t column, const float* 
     for (int64_t j = first; j < length; ++j) {
       const float w = p[(size_t)(j - first)] / sum;
       for (int64_t d = 0; d < D; ++d) out[d] += w * v[j * D + d];
+    }
+  }
+}
+
+// ---- the bf16 cache: [B, H, Tmax, D/2] floats, each word two bf16 (tensor/ops.h) ----
+
+// bf16 keeps float32's sign and 8 exponent bits and the top 7 of its 23
+// mantissa bits. Round to nearest even on the float's bits: add 0x7fff, plus 1
+// when the kept part is odd, and cut the low 16 bits; a carry out of the
+// mantissa steps the exponent, so the largest floats round to infinity as
+// they should. NaN would be rounded into anything (even infinity): it becomes
+// the one quiet NaN 0x7fff, as on CUDA (tensor/cuda/decode.cu).
+uint16_t bf16_round(float x) {
+  if (std::isnan(x)) return 0x7fff;
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return (uint16_t)(bits >> 16);
+}
+
+float bf16_widen(uint16_t bits) {
+  const uint32_t wide = (uint32_t)bits << 16;
+  float x;
+  std::memcpy(&x, &wide, sizeof x);
+  return x;
+}
+
+// Element d of a bf16 cache row: half d % 2 of word d / 2.
+static float bf16_at(const float* row, int64_t d) {
+  uint32_t word;
+  std::memcpy(&word, row + d / 2, sizeof word);
+  return bf16_widen((uint16_t)(d % 2 == 0 ? word & 0xffffu : word >> 16));
+}
+
+// cache[b, h, start + t, d] = bf16(src[b, t, column + h*D + d]), two values a word:
+// word i of a row = bf16(x[2i]) | bf16(x[2i + 1]) << 16.
+void kv_cache_write_bf16(float* cache, const float* src, int64_t B, int64_t H, int64_t Tmax, int64_t D,
+                         int64_t Tn, int64_t S, int64_t column, int64_t start, const float* clock) {
+  if (clock) start += (int64_t)*clock;
+  if (start < 0 || start + Tn > Tmax) return;  // a clock past the cache: nothing to write
+  const int64_t W = D / 2;  // words per cache row
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < Tn; ++t)
+      for (int64_t h = 0; h < H; ++h) {
+        const float* x = src + (b * Tn + t) * S + column + h * D;
+        float* row = cache + ((b * H + h) * Tmax + start + t) * W;
+        for (int64_t i = 0; i < W; ++i) {
+          const uint32_t word = (uint32_t)bf16_round(x[2 * i]) | (uint32_t)bf16_round(x[2 * i + 1]) << 16;
+          std::memcpy(row + i, &word, sizeof word);
+        }
+      }
+}
+
+// decode_attention above, reading keys and values from a bf16 cache
+// [B, H, Tmax, D/2]: the same equations, each cached value widened to float.
+void decode_attention_bf16(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
+                           const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
+                           int64_t length, const float* clock) {
+  if (clock) length = std::min<int64_t>(length + (int64_t)*clock, Tmax);
+  const float scale = 1.0f / std::sqrt((float)D);
+  const int64_t W = D / 2;
+#pragma omp parallel for if (B * H * length * D >= kParallelMinWork)
+  for (int64_t bh = 0; bh < B * H; ++bh) {
+    const int64_t b = bh / H, h = bh % H;
+    const float* q = qkv + b * S + column + h * D;
+    const float* k = keys + bh * Tmax * W;
+    const float* v = values + bh * Tmax * W;
+    float* out = y + b * H * D + h * D;
+    for (int64_t d = 0; d < D; ++d) out[d] = 0.0f;
+    const int64_t first = (int64_t)pads[b];
+    if (first >= length) continue;
+    std::vector<float> p((size_t)(length - first));
+    float max = -INFINITY;
+    for (int64_t j = first; j < length; ++j) {
+      float s = 0.0f;
+      for (int64_t d = 0; d < D; ++d) s += q[d] * bf16_at(k + j * W, d);
+      p[(size_t)(j - first)] = s * scale;
+      max = std::fmax(max, s * scale);
+    }
+    float sum = 0.0f;
+    for (float& e : p) sum += e = std::exp(e - max);
+    for (int64_t j = first; j < length; ++j) {
+      const float w = p[(size_t)(j - first)] / sum;
+      for (int64_t d = 0; d < D; ++d) out[d] += w * bf16_at(v + j * W, d);
     }
   }
 }

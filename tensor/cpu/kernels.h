@@ -35,6 +35,8 @@ void fill_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float st
 // b_shared: b is one matrix used for every batch.
 void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t N,
             int64_t K, bool trans_a, bool trans_b, bool b_shared);
+// y [rows, N] = x [rows, K] @ w [K, N] + b [N] (each row gets b).
+void linear(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t N, int64_t K);
 
 // elementwise.cpp; n = numel(a), last = a's last dim
 void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, int64_t last,
@@ -88,6 +90,14 @@ void permute_0213(const float* a, float* out, int64_t A, int64_t B, int64_t C, i
 void causal_mask(const float* scores, float* out, int64_t batch, int64_t Tq, int64_t Tk,
                  float fill);
 
+// attention.cpp: fused causal attention; q, k, v, y, dy, dq, dk, dv [B, T, H*D],
+// lse [B, H, T]; the backward overwrites dq, dk, dv
+void causal_attention(const float* q, const float* k, const float* v, float* y, float* lse, int64_t B,
+                      int64_t T, int64_t H, int64_t D);
+void causal_attention_backward(const float* q, const float* k, const float* v, const float* y,
+                               const float* lse, const float* dy, float* dq, float* dk, float* dv,
+                               int64_t B, int64_t T, int64_t H, int64_t D);
+
 // decode.cpp: batched decoding with an in-place KV cache (inference only)
 // `clock` (may be null): a device scalar added to start / length / config.step,
 // so a captured graph can advance them without new kernel arguments.
@@ -96,6 +106,14 @@ void kv_cache_write(float* cache, const float* src, int64_t B, int64_t H, int64_
 void decode_attention(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
                       const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
                       int64_t length, const float* clock);
+// The bf16 cache (tensor/ops.h): cache [B, H, Tmax, D/2] floats, each two bf16.
+void kv_cache_write_bf16(float* cache, const float* src, int64_t B, int64_t H, int64_t Tmax, int64_t D,
+                         int64_t Tn, int64_t S, int64_t column, int64_t start, const float* clock);
+void decode_attention_bf16(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
+                           const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
+                           int64_t length, const float* clock);
+uint16_t bf16_round(float x);      // round to nearest even; NaN -> 0x7fff
+float bf16_widen(uint16_t bits);   // exact: bits << 16
 void sample_step(const float* logits, const float* rows, const float* prompt_lengths, float* done,
                  float* lengths, float* tokens, float* logprobs, float* policy_logprobs, float* next_tokens,
                  float* next_positions, int64_t Bc, int64_t V, const SampleStepConfig& config,

@@ -4,8 +4,12 @@
 // read as column-major is its transpose [C, R]. So instead of C = op(A) op(B)
 // we ask cuBLAS for C^T = op(B)^T op(A)^T: pass B first, A second, swap M and
 // N, and every matrix is used exactly as it is stored, with no copies.
+#include <cublasLt.h>
+
 #include <limits>
+#include <map>
 #include <string>
+#include <tuple>
 
 #include "tensor/cuda/check.h"
 #include "tensor/cuda/kernels.h"
@@ -23,18 +27,36 @@ bool g_tf32 = true;
 
 cublasMath_t math_mode() { return g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH; }
 
+// An explicit workspace, so that cuBLAS never allocates one inside a CUDA
+// graph capture (tensor/step_graph.h); 32 MiB is NVIDIA's advice for Hopper.
+// cuBLAS and cuBLASLt share it: both run on the one stream, one call at a time.
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
+void* workspace() {
+  static void* the_workspace = [] {
+    void* w = nullptr;
+    AHA_CUDA_CHECK(cudaMalloc(&w, kWorkspaceBytes));
+    return w;
+  }();
+  return the_workspace;
+}
+
 cublasHandle_t handle() {
   static cublasHandle_t the_handle = [] {
     cublasHandle_t h = nullptr;
     AHA_CUDA_CHECK(cublasCreate(&h));
     AHA_CUDA_CHECK(cublasSetStream(h, stream()));
     AHA_CUDA_CHECK(cublasSetMathMode(h, math_mode()));
-    // An explicit workspace, so that cuBLAS never allocates one inside a CUDA
-    // graph capture (tensor/step_graph.h); 32 MiB is NVIDIA's advice for Hopper.
-    constexpr size_t kWorkspaceBytes = size_t(32) << 20;
-    void* workspace = nullptr;
-    AHA_CUDA_CHECK(cudaMalloc(&workspace, kWorkspaceBytes));
-    AHA_CUDA_CHECK(cublasSetWorkspace(h, workspace, kWorkspaceBytes));
+    AHA_CUDA_CHECK(cublasSetWorkspace(h, workspace(), kWorkspaceBytes));
+    return h;
+  }();
+  return the_handle;
+}
+
+cublasLtHandle_t lt_handle() {
+  static cublasLtHandle_t the_handle = [] {
+    cublasLtHandle_t h = nullptr;
+    AHA_CUDA_CHECK(cublasLtCreate(&h));
     return h;
   }();
   return the_handle;
@@ -76,6 +98,68 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
       handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
       to_int(N, "N"), to_int(M, "M"), to_int(K, "K"), &alpha, b, ldb, stride_b, a, lda, stride_a,
       &beta, c, to_int(N, "ldc"), stride_c, to_int(batch, "batch")));
+}
+
+namespace {
+
+// A cuBLASLt product with the bias epilogue, for one shape: its descriptors
+// and the algorithm the heuristic picked, made once and kept (a few
+// microseconds of host work saved per call; shapes repeat every step).
+struct LinearPlan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t w = nullptr, x = nullptr, y = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  bool found = false;  // false: no algorithm takes this shape; fall back
+};
+
+LinearPlan& linear_plan(int64_t rows, int64_t N, int64_t K) {
+  static std::map<std::tuple<int64_t, int64_t, int64_t, bool>, LinearPlan> plans;
+  const auto key = std::make_tuple(rows, N, K, g_tf32);
+  auto it = plans.find(key);
+  if (it != plans.end()) return it->second;
+  LinearPlan& plan = plans[key];
+  AHA_CUDA_CHECK(cublasLtMatmulDescCreate(
+      &plan.desc, g_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+  AHA_CUDA_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                                sizeof(epilogue)));
+  // Column-major, as in matmul(): y^T [N, rows] = w^T [N, K] @ x^T [K, rows],
+  // each stored matrix read as it is; the bias runs along y^T's N rows.
+  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.w, CUDA_R_32F, N, K, N));
+  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.x, CUDA_R_32F, K, rows, K));
+  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.y, CUDA_R_32F, N, rows, N));
+  cublasLtMatmulPreference_t preference = nullptr;
+  AHA_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&preference));
+  const size_t bytes = kWorkspaceBytes;
+  AHA_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                      &bytes, sizeof(bytes)));
+  cublasLtMatmulHeuristicResult_t result{};
+  int returned = 0;
+  const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(lt_handle(), plan.desc, plan.w, plan.x, plan.y,
+                                                               plan.y, preference, 1, &result, &returned);
+  AHA_CUDA_CHECK(cublasLtMatmulPreferenceDestroy(preference));
+  plan.found = status == CUBLAS_STATUS_SUCCESS && returned > 0;
+  if (plan.found) plan.algo = result.algo;
+  return plan;
+}
+
+}  // namespace
+
+// y = x @ w + b in one cuBLASLt call: the bias epilogue adds b[n] to every
+// row's column n as the tile is written, so y is written once. Shapes no
+// cuBLASLt algorithm takes (none expected) run as matmul() and a bias add.
+void linear(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t N, int64_t K) {
+  if (rows <= 0 || N <= 0) return;
+  LinearPlan* plan = K > 0 ? &linear_plan(rows, N, K) : nullptr;
+  if (!plan || !plan->found) {
+    matmul(x, w, y, 1, rows, N, K, false, false, true);
+    binary(BinaryOp::Add, y, b, y, rows * N, N, Broadcast::LastDim);
+    return;
+  }
+  AHA_CUDA_CHECK(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof(b)));
+  const float alpha = 1.0f, beta = 0.0f;
+  AHA_CUDA_CHECK(cublasLtMatmul(lt_handle(), plan->desc, &alpha, w, plan->w, x, plan->x, &beta, y, plan->y, y,
+                                plan->y, &plan->algo, workspace(), kWorkspaceBytes, stream()));
 }
 
 }  // namespace cuda

@@ -1,0 +1,164 @@
+// The fused causal attention Var op (autograd/ops_attention.cpp) against the
+// same attention composed from autograd ops (reshape, permute_0213, matmul,
+// mul_scalar, causal_mask, softmax: model/gpt.cpp's split_heads/attend/
+// merge_heads), values and gradients, on the CPU and (when a GPU answers) on
+// CUDA; and against central finite differences on a tiny CPU case.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+
+using namespace aha;
+
+namespace {
+
+// Float32 both ways, sums in other orders (see tests/test_tensor_attention.cpp).
+constexpr double kCpuTolerance = 1e-5;
+// CUDA fused kernels (float32 FMAs, exp2f) against the CPU composition.
+constexpr double kGpuTolerance = 1e-4;
+
+Tensor random_tensor(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  return Tensor::randn(shape, gen, Device::CPU);
+}
+
+double relative_error(const Tensor& a, const Tensor& b) {
+  std::vector<float> av = a.to_vector(), bv = b.to_vector();
+  REQUIRE(av.size() == bv.size());
+  double diff = 0.0, norm = 0.0;
+  for (size_t i = 0; i < av.size(); ++i) {
+    double d = (double)av[i] - (double)bv[i];
+    diff += d * d;
+    norm += (double)bv[i] * bv[i];
+  }
+  if (diff == 0.0) return 0.0;
+  if (std::isnan(diff)) return std::numeric_limits<double>::infinity();
+  // An exact-zero reference (dq and dk at T = 1: the one key gets probability 1
+  // whatever q.k is) takes the RMS of a instead: float32 leaves rounding noise
+  // there, since dS = P (dP - D_i) subtracts two roundings of one dot product.
+  if (norm == 0.0) return std::sqrt(diff / (double)av.size());
+  return std::sqrt(diff / norm);
+}
+
+// The unfused reference: [B, T, C] -> heads [B, H, T, D], masked softmax attention, back.
+Var composed_attention(const Var& q, const Var& k, const Var& v, int n_heads) {
+  const int64_t B = q.shape()[0], T = q.shape()[1], C = q.shape()[2], D = C / n_heads;
+  auto split = [&](const Var& x) { return permute_0213(reshape(x, Shape{B, T, n_heads, D})); };
+  const float scale = 1.0f / std::sqrt((float)D);
+  Var scores = causal_mask(mul_scalar(matmul(split(q), split(k), false, true), scale));
+  Var y = matmul(softmax(scores), split(v));                  // [B, H, T, D]
+  return reshape(permute_0213(y), Shape{B, T, C});
+}
+
+using Attention = Var (*)(const Var&, const Var&, const Var&, int);
+
+struct Result {
+  Tensor y, dq, dk, dv;
+};
+
+// y = attention(q, k, v) on `device`, and the gradients of sum(w * y).
+Result run(Attention attention, const std::vector<Tensor>& qkvw, int n_heads, Device device) {
+  Var q(qkvw[0].to(device), true), k(qkvw[1].to(device), true), v(qkvw[2].to(device), true);
+  Var y = attention(q, k, v, n_heads);
+  sum_all(mul(y, Var(qkvw[3].to(device)))).backward();
+  return {y.value(), q.grad(), k.grad(), v.grad()};
+}
+
+Var fused_attention(const Var& q, const Var& k, const Var& v, int n_heads) {
+  return causal_attention(q, k, v, n_heads);
+}
+
+void check_against_composed(Device device, double tolerance) {
+  struct Case {
+    int64_t B, T, H, D;
+  };
+  const Case cases[] = {{1, 1, 1, 16}, {2, 7, 2, 16}, {1, 64, 2, 32}, {2, 65, 2, 32},
+                        {1, 130, 2, 64}, {1, 256, 1, 64}, {2, 9, 2, 8}};
+  uint64_t seed = 40;
+  for (const Case& c : cases) {
+    const Shape shape{c.B, c.T, c.H * c.D};
+    std::vector<Tensor> qkvw;
+    for (int i = 0; i < 4; ++i) qkvw.push_back(random_tensor(shape, seed++));
+    const Result got = run(fused_attention, qkvw, (int)c.H, device);
+    const Result want = run(composed_attention, qkvw, (int)c.H, Device::CPU);
+    CAPTURE(c.B);
+    CAPTURE(c.T);
+    CAPTURE(c.H);
+    CAPTURE(c.D);
+    REQUIRE(got.y.device() == device);
+    const double ey = relative_error(got.y, want.y), eq = relative_error(got.dq, want.dq),
+                 ek = relative_error(got.dk, want.dk), ev = relative_error(got.dv, want.dv);
+    MESSAGE(std::string(device == Device::CUDA ? "CUDA" : "CPU") << " B=" << c.B << " T=" << c.T << " H=" << c.H << " D=" << c.D
+                                << ": relative errors y " << ey << " dq " << eq << " dk " << ek << " dv " << ev);
+    CHECK(ey <= tolerance);
+    CHECK(eq <= tolerance);
+    CHECK(ek <= tolerance);
+    CHECK(ev <= tolerance);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("causal_attention: values and gradients equal the composed attention (CPU)") {
+  check_against_composed(Device::CPU, kCpuTolerance);
+}
+
+TEST_CASE("causal_attention: values and gradients equal the composed attention (CUDA, when a GPU answers)") {
+  if (!cuda_available()) {
+    MESSAGE("no CUDA GPU here: skipped");
+    return;
+  }
+  check_against_composed(Device::CUDA, kGpuTolerance);
+}
+
+// Central differences dL/dx_j ~ (L(x + h e_j) - L(x - h e_j)) / 2h of
+// L = sum(w * y), the loss accumulated in double; error O(h^2) plus rounding.
+TEST_CASE("causal_attention: gradients match finite differences (CPU, tiny)") {
+  const int n_heads = 2;
+  const Shape shape{2, 5, 8};  // B 2, T 5, two heads of 4
+  std::vector<Tensor> qkvw;
+  for (int i = 0; i < 4; ++i) qkvw.push_back(random_tensor(shape, 70 + i));
+  const Result analytic = run(fused_attention, qkvw, n_heads, Device::CPU);
+  const std::vector<float> w = qkvw[3].to_vector();
+  auto loss = [&](const std::vector<Tensor>& in) {
+    Tensor lse;
+    std::vector<float> y = causal_attention(in[0], in[1], in[2], n_heads, lse).to_vector();
+    double total = 0.0;
+    for (size_t i = 0; i < y.size(); ++i) total += (double)w[i] * y[i];
+    return total;
+  };
+  const float h = 1e-2f;
+  const Tensor* grads[] = {&analytic.dq, &analytic.dk, &analytic.dv};
+  for (int input = 0; input < 3; ++input) {
+    const std::vector<float> g = grads[input]->to_vector();
+    double max_diff = 0.0, max_numeric = 0.0;
+    for (int64_t j = 0; j < shape.numel(); ++j) {
+      double side[2];
+      for (int s = 0; s < 2; ++s) {
+        std::vector<Tensor> shifted = {qkvw[0].clone(), qkvw[1].clone(), qkvw[2].clone()};
+        shifted[(size_t)input].data()[j] += s == 0 ? h : -h;
+        side[s] = loss(shifted);
+      }
+      const double numeric = (side[0] - side[1]) / (2.0 * h);
+      max_numeric = std::max(max_numeric, std::fabs(numeric));
+      max_diff = std::max(max_diff, std::fabs(numeric - (double)g[(size_t)j]));
+    }
+    INFO("input " << input << ": max |numeric| " << max_numeric << ", max |diff| " << max_diff);
+    CHECK(max_numeric > 0.1);
+    CHECK(max_diff / max_numeric < 1e-2);
+  }
+}
+
+TEST_CASE("causal_attention: only the inputs that require grad get a gradient") {
+  const Shape shape{1, 6, 8};
+  Var q(random_tensor(shape, 1), true), k(random_tensor(shape, 2), false), v(random_tensor(shape, 3), true);
+  sum_all(causal_attention(q, k, v, 2)).backward();
+  CHECK(q.grad().defined());
+  CHECK(!k.grad().defined());
+  CHECK(v.grad().defined());
+}
