@@ -11,8 +11,9 @@ namespace aha {
 
 // matrix products (ops_matmul.cpp): same flags and batching as the tensor op
 Var matmul(const Var& a, const Var& b, bool trans_a = false, bool trans_b = false);
-// a linear layer, x [.., K] @ w [K, N] + b [N] -> [.., N], as one fused op
-Var linear(const Var& x, const Var& w, const Var& b);
+// a linear layer, x [.., K] @ w [K, N] + b [N] -> [.., N], as one fused op;
+// with a residual r (the output's shape): r + x @ w + b
+Var linear(const Var& x, const Var& w, const Var& b, const Var& residual = Var());
 
 // elementwise (ops_elementwise.cpp); b broadcasts over a as in tensor/ops.h
 Var add(const Var& a, const Var& b);

@@ -61,18 +61,23 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
   });
 }
 
-// y = x W + b, x [.., K] seen as rows X [R, K], W [K, N], b [N]:
-//   dX = dY W^T,   dW = X^T dY,   db = sum over rows of dY
-// (matmul's rules for a shared B, and add's for a bias). One op rather than
-// add(matmul(x, W), b) so the forward writes y once (tensor op linear).
-Var linear(const Var& x, const Var& w, const Var& b) {
-  return make_result(linear(x.value(), w.value(), b.value()), "linear", {x, w, b}, [](Node& self) {
+// y = x W + b (+ r), x [.., K] seen as rows X [R, K], W [K, N], b [N]:
+//   dX = dY W^T,   dW = X^T dY,   db = sum over rows of dY,   dr = dY
+// (matmul's rules for a shared B, and add's for a bias and a residual). One op
+// rather than add(r, add(matmul(x, W), b)) so the forward writes y once
+// (tensor op linear).
+Var linear(const Var& x, const Var& w, const Var& b, const Var& residual) {
+  const bool has_residual = residual.defined();
+  Tensor y = linear(x.value(), w.value(), b.value(), has_residual ? residual.value() : Tensor());
+  std::vector<Var> parents = {x, w, b};
+  if (has_residual) parents.push_back(residual);
+  return make_result(y, "linear", parents, [has_residual](Node& self) {
     Node& nx = *self.parents[0];
     Node& nw = *self.parents[1];
     Node& nb = *self.parents[2];
     const Tensor& X = nx.value;
     const Tensor& W = nw.value;
-    const Tensor& dY = self.grad;  // [.., N]
+    const Tensor dY = take_grad(self);  // [.., N]
     if (nx.requires_grad) accumulate_grad(nx, matmul(dY, W, false, true));
     if (nw.requires_grad) {
       const Tensor x_rows = X.reshape(Shape{X.shape().rows(), X.size(-1)});  // views
@@ -80,6 +85,7 @@ Var linear(const Var& x, const Var& w, const Var& b) {
       accumulate_grad(nw, matmul(x_rows, dy_rows, true, false));
     }
     if (nb.requires_grad) accumulate_grad(nb, sum_rows(dY));
+    if (has_residual && self.parents[3]->requires_grad) accumulate_grad(*self.parents[3], dY);  // last: may keep dY
   });
 }
 

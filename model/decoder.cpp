@@ -76,8 +76,8 @@ Tensor prefill_into(const GPT& model, const Tensor& tokens, const Tensor& positi
     write_cache(batch, batch.values[(size_t)l], v.value(), 0, 0);
     Var q = split_heads(linear(h, block.w_q, block.b_q), config.n_heads);  // [B, H, Tp, D]
     Var y = merge_heads(attend(q, split_heads(k, config.n_heads), split_heads(v, config.n_heads), bias));
-    x = add(x, linear(y, block.w_attn_out, block.b_attn_out));
-    x = add(x, mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta)));
+    x = linear(y, block.w_attn_out, block.b_attn_out, x);          // x + W_o y + b_o
+    x = mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta), x);  // x + MLP(LN_2(x))
   }
   return lm_head(model, last_position(x)).value();  // [B, V]
 }
@@ -103,10 +103,10 @@ Tensor decode_one(const GPT& model, const std::vector<FusedQKV>& qkv_weights, Ba
     write_cache(batch, batch.keys[(size_t)l], rows_of_one, C, first, clock);
     write_cache(batch, batch.values[(size_t)l], rows_of_one, 2 * C, first, clock);
     Tensor y = attend_cache(batch, l, qkv, first + 1, clock);  // [Bc, C]
-    x = add(x, linear(y, block.w_attn_out.value(), block.b_attn_out.value()));
+    x = linear(y, block.w_attn_out.value(), block.b_attn_out.value(), x);  // x + W_o y + b_o
     h = layernorm(x, block.ln2_gamma.value(), block.ln2_beta.value(), eps).y;
     Tensor m = gelu(linear(h, block.w_fc.value(), block.b_fc.value()));  // [Bc, 4C]
-    x = add(x, linear(m, block.w_mlp_out.value(), block.b_mlp_out.value()));
+    x = linear(m, block.w_mlp_out.value(), block.b_mlp_out.value(), x);  // x + MLP(h)
   }
   Tensor h = layernorm(x, model.lnf_gamma.value(), model.lnf_beta.value(), eps).y;
   return matmul(h, model.wte.value(), false, true);  // [Bc, V], the head tied to wte

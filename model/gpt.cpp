@@ -145,8 +145,8 @@ Var attend(const Var& q, const Var& k, const Var& v, const Tensor& bias) {
   return matmul(softmax(masked), v);  // [B, H, Tq, D]
 }
 
-Var mlp(const GPTBlock& block, const Var& x) {
-  return linear(gelu(linear(x, block.w_fc, block.b_fc)), block.w_mlp_out, block.b_mlp_out);
+Var mlp(const GPTBlock& block, const Var& x, const Var& residual) {
+  return linear(gelu(linear(x, block.w_fc, block.b_fc)), block.w_mlp_out, block.b_mlp_out, residual);
 }
 
 Var lm_head(const GPT& model, const Var& x) {
@@ -173,8 +173,8 @@ Var GPT::forward(const Tensor& tokens) const {
     // (attend() above is the same computation composed from primitive ops).
     Var y = causal_attention(linear(h, block.w_q, block.b_q), linear(h, block.w_k, block.b_k),
                              linear(h, block.w_v, block.b_v), config_.n_heads);  // [B, T, C]
-    x = add(x, linear(y, block.w_attn_out, block.b_attn_out));
-    x = add(x, mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta)));
+    x = linear(y, block.w_attn_out, block.b_attn_out, x);          // x + W_o y + b_o
+    x = mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta), x);  // x + MLP(LN_2(x))
   }
   return lm_head(*this, x);  // [B*T, V]
 }

@@ -96,8 +96,9 @@ Var merge_heads(const Var& y);
 // j <= i + Tk - Tq); otherwise `bias` [B, H, Tq, Tk] (0 or -inf) is the whole
 // mask. -> [B, H, Tq, D]
 Var attend(const Var& q, const Var& k, const Var& v, const Tensor& bias = Tensor());
-// MLP(x) = GELU(x W_fc + b_fc) W_out + b_out; x [B, T, C] -> [B, T, C]
-Var mlp(const GPTBlock& block, const Var& x);
+// MLP(x) = GELU(x W_fc + b_fc) W_out + b_out; x [B, T, C] -> [B, T, C].
+// With `residual`: residual + MLP(x), added in the last product's epilogue.
+Var mlp(const GPTBlock& block, const Var& x, const Var& residual = Var());
 // logits = LN_f(x) wte^T; x [B, T, C] -> [B*T, V]
 Var lm_head(const GPT& model, const Var& x);
 // The ids 0..T-1 for every row: [B, T] on `device`.

@@ -53,8 +53,8 @@ Tensor forward_cached(const GPT& model, KVCache& cache, const Tensor& tokens, bo
     Var v = split_heads(linear(h, block.w_v, block.b_v), config.n_heads);
     auto [keys, values] = cache.append(l, k.value(), v.value());          // [B, H, Tk, D]
     Var y = merge_heads(attend(q, Var(keys), Var(values), bias));          // [B, Tn, C]
-    x = add(x, linear(y, block.w_attn_out, block.b_attn_out));
-    x = add(x, mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta)));
+    x = linear(y, block.w_attn_out, block.b_attn_out, x);          // x + W_o y + b_o
+    x = mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta), x);  // x + MLP(LN_2(x))
   }
   if (!all_positions) return lm_head(model, last_position(x)).value();    // [B, V]
   return lm_head(model, x).value().reshape(Shape{B, Tn, config.vocab_size});  // [B, Tn, V]

@@ -131,7 +131,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual) {
   const char* op = "linear";
   Device dev = same_device(op, x, w);
   same_device(op, x, b);
@@ -142,8 +142,14 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                         ": needs x [.., K], w [K, N], b [N]");
   const int64_t N = w.size(1), rows = x.shape().rows();
   Tensor out = Tensor::empty(x.shape().with_last(N), dev);
+  if (residual.defined()) {
+    same_device(op, x, residual);
+    if (residual.shape() != out.shape())
+      shape_error(op, "residual " + residual.shape().str() + " must have the output's shape " + out.shape().str());
+  }
   if (out.numel() == 0) return out;
-  AHA_DISPATCH(dev, linear(x.data(), w.data(), b.data(), out.data(), rows, N, K));
+  const float* r = residual.defined() ? residual.data() : nullptr;
+  AHA_DISPATCH(dev, linear(x.data(), w.data(), b.data(), r, out.data(), rows, N, K));
   return out;
 }
 

@@ -20,9 +20,11 @@ class Tensor;
 // with the same leading (batch) dims as A, or 2-D and shared by every batch.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 // A linear layer's forward in one op: y = x @ w + b, x [.., K], w [K, N],
-// b [N] -> [.., N]. On CUDA the bias is added in the product's epilogue
-// (cuBLASLt), so y is written once instead of written, read and written again.
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+// b [N] -> [.., N]; with a residual r (y's shape), y = r + x @ w + b, the
+// transformer block's "x + f(x)". On CUDA the bias and the residual are added
+// in the product's epilogue (cuBLASLt), so y is written once instead of
+// written, read and written again for each addition.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual = Tensor());
 // TF32 on CUDA is on by default; exact float32 for parity tests. No effect on CPU.
 void set_tf32(bool enabled);
 bool tf32_enabled();

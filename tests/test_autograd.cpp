@@ -204,10 +204,17 @@ TEST_CASE("matmul: gradients for every transpose flag, batched and shared b") {
   }
 }
 
-TEST_CASE("linear: gradients for x, w and b, 2-D and batched x") {
-  for (const Shape& xs : {Shape{4, 3}, Shape{2, 5, 3}})
+TEST_CASE("linear: gradients for x, w, b and the residual, 2-D and batched x") {
+  for (const Shape& xs : {Shape{4, 3}, Shape{2, 5, 3}}) {
     check_gradients([](const std::vector<Var>& v) { return linear(v[0], v[1], v[2]); },
                     {random_tensor(xs, 131), random_tensor(Shape{3, 6}, 132), random_tensor(Shape{6}, 133)});
+    check_gradients([](const std::vector<Var>& v) { return linear(v[0], v[1], v[2], v[3]); },
+                    {random_tensor(xs, 134), random_tensor(Shape{3, 6}, 135), random_tensor(Shape{6}, 136),
+                     random_tensor(xs.with_last(6), 137)});
+  }
+  // The residual may be the input itself (x + f(x) with a square W): both gradients add up.
+  check_gradients([](const std::vector<Var>& v) { return linear(v[0], v[1], v[2], v[0]); },
+                  {random_tensor(Shape{4, 3}, 138), random_tensor(Shape{3, 3}, 139), random_tensor(Shape{3}, 140)});
 }
 
 TEST_CASE("matmul: only the inputs that require grad get a gradient") {

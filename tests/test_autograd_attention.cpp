@@ -19,8 +19,11 @@ namespace {
 
 // Float32 both ways, sums in other orders (see tests/test_tensor_attention.cpp).
 constexpr double kCpuTolerance = 1e-5;
-// CUDA fused kernels (float32 FMAs, exp2f) against the CPU composition.
+// CUDA fused kernels (float32 FMAs, exp2f) against the CPU composition, TF32 off.
 constexpr double kGpuTolerance = 1e-4;
+// TF32 on: D = 32 and 64 run on tensor cores, operands rounded to a 10-bit
+// mantissa (see kTf32Tolerance in tests/test_tensor_attention.cpp).
+constexpr double kTf32Tolerance = 3e-3;
 
 Tensor random_tensor(const Shape& shape, uint64_t seed) {
   Generator gen(seed);
@@ -113,7 +116,12 @@ TEST_CASE("causal_attention: values and gradients equal the composed attention (
     MESSAGE("no CUDA GPU here: skipped");
     return;
   }
+  const bool tf32 = tf32_enabled();
+  set_tf32(false);
   check_against_composed(Device::CUDA, kGpuTolerance);
+  set_tf32(true);
+  check_against_composed(Device::CUDA, kTf32Tolerance);
+  set_tf32(tf32);
 }
 
 // Central differences dL/dx_j ~ (L(x + h e_j) - L(x - h e_j)) / 2h of

@@ -282,6 +282,12 @@ TEST_CASE("linear is x @ w + b on every row, and names bad shapes") {
   check_close(values(y), want, 1e-4, 1e-5);
   CHECK_THROWS_WITH_AS(aha::linear(x, w, randn(Shape{4}, 204)), doctest::Contains("linear"), ShapeError);
   CHECK_THROWS_AS(aha::linear(x, randn(Shape{32, 5}, 205), b), ShapeError);
+  // With a residual r: r + x @ w + b.
+  Tensor r = randn(Shape{2, 7, 5}, 206);
+  std::vector<double> want_r = want;
+  for (size_t i = 0; i < want_r.size(); ++i) want_r[i] += values(r)[i];
+  check_close(values(aha::linear(x, w, b, r)), want_r, 1e-4, 1e-5);
+  CHECK_THROWS_WITH_AS(aha::linear(x, w, b, randn(Shape{14, 5}, 207)), doctest::Contains("residual"), ShapeError);
 }
 
 TEST_CASE("matmul batches over leading dims, with a per-batch or a shared B") {

@@ -3,7 +3,8 @@
 // matmul, scale, causal_mask, softmax, softmax_backward), forward (y and lse)
 // and backward (dq, dk, dv), at sizes that are and are not multiples of the
 // CUDA kernels' 64-row tiles, head dims 4 to 64; then the CUDA kernels against
-// the CPU ones.
+// the CPU ones, with TF32 off (the fp32 kernels) and on (the tensor-core
+// kernels for D = 32 and 64, the fp32 ones for other D).
 //
 // Without a usable GPU every GPU case is skipped at run time (it says so), and
 // the number skipped is printed when the suite ends.
@@ -37,6 +38,20 @@ constexpr double kCpuTolerance = 1e-5;
 // rsqrtf for 1/sqrt(D), each accurate to 2 ulps, and other summation orders.
 // Measured errors are printed (MESSAGE) so the margin is visible.
 constexpr double kGpuTolerance = 1e-4;
+// With TF32 on, D = 32 and 64 run on tensor cores, which round each product's
+// operands to a 10-bit mantissa (unit roundoff 2^-11 ~ 4.9e-4) and sum in fp32,
+// as cuBLAS does for the unfused matmuls. Products of randn operands then land
+// near 4e-4 relative (an emulation in numpy: y, dv 3e-4 to 4e-4, dq, dk 5e-4
+// to 6e-4), except at short T (7) where rows have few keys and dS = P (dP - D_i)
+// cancels: dq, dk up to 1.2e-3 there. 3e-3 leaves 2.5x over that.
+constexpr double kTf32Tolerance = 3e-3;
+
+// Sets TF32 (tensor/ops.h) for one scope and restores the caller's setting.
+struct Tf32Scope {
+  bool saved = aha::tf32_enabled();
+  explicit Tf32Scope(bool enabled) { aha::set_tf32(enabled); }
+  ~Tf32Scope() { aha::set_tf32(saved); }
+};
 
 struct GpuCaseCounter {
   int ran = 0;
@@ -207,8 +222,9 @@ TEST_CASE("causal_attention: shape errors name the op and the shapes") {
                        doctest::Contains("lse"), aha::ShapeError);
 }
 
-TEST_CASE("causal_attention on CUDA: equals the unfused composition and the CPU kernels") {
+TEST_CASE("causal_attention on CUDA: with TF32 off, equals the unfused composition and the CPU kernels") {
   if (skip_without_gpu()) return;
+  Tf32Scope fp32(false);
   std::vector<Problem> problems = kProblems;
   problems.push_back({4, 256, 6, 64});  // gpu-small's heads at its full context
   problems.push_back({3, 200, 3, 64});
@@ -224,14 +240,58 @@ TEST_CASE("causal_attention on CUDA: equals the unfused composition and the CPU 
   }
 }
 
-TEST_CASE("causal_attention on CUDA: the backward is deterministic (no atomics)") {
+TEST_CASE("causal_attention on CUDA: TF32 on and off, T 1 to 256, D 16 to 64, against the CPU kernels") {
+  if (skip_without_gpu()) return;
+  uint64_t seed = 700;
+  for (int64_t T : {1, 7, 64, 65, 130, 256}) {
+    for (int64_t D : {16, 32, 64}) {
+      const Problem p{2, T, 2, D};
+      CAPTURE(p.str());
+      const Inputs in = random_inputs(p, seed += 10);
+      const Outputs want = fused(in, p.H);
+      const Inputs on_gpu = in.to(kGPU);
+      for (bool tf32 : {true, false}) {
+        Tf32Scope scope(tf32);
+        check_outputs(fused(on_gpu, p.H), want, tf32 ? kTf32Tolerance : kGpuTolerance,
+                      std::string(tf32 ? "TF32 on " : "TF32 off ") + p.str());
+      }
+    }
+  }
+}
+
+TEST_CASE("causal_attention on CUDA: the TF32 switch picks the tensor-core kernels for D = 64") {
+  if (skip_without_gpu()) return;
+  const Problem p{2, 130, 2, 64};
+  const Inputs in = random_inputs(p, 800).to(kGPU);
+  Outputs on, off;
+  {
+    Tf32Scope scope(true);
+    on = fused(in, p.H);
+  }
+  {
+    Tf32Scope scope(false);
+    const Outputs gpu = fused(in, p.H);
+    off = {gpu.y.to(kCPU), gpu.lse.to(kCPU), gpu.dq.to(kCPU), gpu.dk.to(kCPU), gpu.dv.to(kCPU)};
+  }
+  // Rounded operands give other (close) results: were both runs the fp32
+  // kernels, they would be equal bit for bit.
+  CHECK(relative_error(on.y, off.y) > 0.0);
+  CHECK(relative_error(on.dk, off.dk) > 0.0);
+  check_outputs(on, off, kTf32Tolerance, "TF32 on vs off " + p.str());
+}
+
+TEST_CASE("causal_attention on CUDA: the backward is deterministic (no atomics), TF32 on and off") {
   if (skip_without_gpu()) return;
   const Problem p{2, 130, 3, 64};
   const Inputs in = random_inputs(p, 900).to(kGPU);
-  const Outputs a = fused(in, p.H), b = fused(in, p.H);
-  CHECK(a.dq.to_vector() == b.dq.to_vector());
-  CHECK(a.dk.to_vector() == b.dk.to_vector());
-  CHECK(a.dv.to_vector() == b.dv.to_vector());
+  for (bool tf32 : {true, false}) {
+    CAPTURE(tf32);
+    Tf32Scope scope(tf32);
+    const Outputs a = fused(in, p.H), b = fused(in, p.H);
+    CHECK(a.dq.to_vector() == b.dq.to_vector());
+    CHECK(a.dk.to_vector() == b.dk.to_vector());
+    CHECK(a.dv.to_vector() == b.dv.to_vector());
+  }
 }
 
 TEST_CASE("causal_attention on CUDA: a head dim over 64 is a clear error") {

@@ -431,12 +431,17 @@ TEST_CASE("cuda: linear (cuBLASLt bias epilogue) matches the CPU's x @ w + b, TF
   const std::vector<Dims> dims = {{Shape{1, 1}, 1}, {Shape{7, 33}, 5}, {Shape{3, 11, 13}, 1000},
                                   {Shape{2, 129, 384}, 1536}, {Shape{1000, 1536}, 384}};
   Op op = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{aha::linear(in[0], in[1], in[2])}; };
+  Op op_residual = [](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{aha::linear(in[0], in[1], in[2], in[3])};
+  };
   for (bool tf32 : {false, true}) {
     Tf32Scope scope(tf32);
     for (const Dims& d : dims) {
       INFO("tf32 " << tf32);
       const int64_t K = d.x[-1];
-      check_parity("linear", op, {randn(d.x, 11), randn(Shape{K, d.N}, 12), randn(Shape{d.N}, 13)},
+      const Tensor x = randn(d.x, 11), w = randn(Shape{K, d.N}, 12), b = randn(Shape{d.N}, 13);
+      check_parity("linear", op, {x, w, b}, tf32 ? kTf32Tolerance : kTolerance);
+      check_parity("linear with a residual", op_residual, {x, w, b, randn(d.x.with_last(d.N), 16)},
                    tf32 ? kTf32Tolerance : kTolerance);
     }
   }

@@ -35,8 +35,10 @@ void fill_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float st
 // b_shared: b is one matrix used for every batch.
 void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t N,
             int64_t K, bool trans_a, bool trans_b, bool b_shared);
-// y [rows, N] = x [rows, K] @ w [K, N] + b [N] (each row gets b).
-void linear(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t N, int64_t K);
+// y [rows, N] = x [rows, K] @ w [K, N] + b [N] (each row gets b) + residual
+// [rows, N] when it is not null.
+void linear(const float* x, const float* w, const float* b, const float* residual, float* y, int64_t rows,
+            int64_t N, int64_t K);
 
 // elementwise.cpp; n = numel(a), last = a's last dim
 void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, int64_t last,

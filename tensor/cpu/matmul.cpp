@@ -87,12 +87,14 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
   }
 }
 
-// y[r, :] = x[r, :] @ w + b: the product above, then the bias on each row.
-void linear(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t N, int64_t K) {
+// y[r, :] = x[r, :] @ w + b (+ residual[r, :]): the product above, then the
+// bias (and the residual) on each row.
+void linear(const float* x, const float* w, const float* b, const float* residual, float* y, int64_t rows,
+            int64_t N, int64_t K) {
   matmul(x, w, y, 1, rows, N, K, false, false, true);
 #pragma omp parallel for schedule(static) if (rows * N >= kParallelMinWork)
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t n = 0; n < N; ++n) y[r * N + n] += b[n];
+    for (int64_t n = 0; n < N; ++n) y[r * N + n] += b[n] + (residual ? residual[r * N + n] : 0.0f);
 }
 
 }  // namespace cpu

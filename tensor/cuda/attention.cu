@@ -19,10 +19,15 @@
 // The backward is deterministic (no atomics): one kernel over query tiles
 // computes dQ and D_i, then one over key tiles computes dK and dV, each
 // rebuilding P from lse.
+//
+// While TF32 is on (tensor/ops.h set_tf32, the default) head dims 32 and 64 run
+// on the tensor-core kernels of tensor/cuda/attention_tc.cu instead; these fp32
+// kernels stay for the other head dims and for exact parity with TF32 off.
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
+#include "tensor/cuda/attention_tc.h"
 #include "tensor/cuda/kernels.h"
 #include "tensor/cuda/launch.cuh"
 #include "tensor/cuda/stream.h"
@@ -425,7 +430,8 @@ void check_sizes(const char* op, int64_t B, int64_t T, int64_t H, int64_t D) {
 void causal_attention(const float* q, const float* k, const float* v, float* y, float* lse, int64_t B, int64_t T,
                       int64_t H, int64_t D) {
   check_sizes("causal_attention", B, T, H, D);
-  if (D <= 16) forward<16>(q, k, v, y, lse, B, T, H, D);
+  if (cuda::tf32_enabled() && attention_tc_supports(D)) causal_attention_tc(q, k, v, y, lse, B, T, H, D);
+  else if (D <= 16) forward<16>(q, k, v, y, lse, B, T, H, D);
   else if (D <= 32) forward<32>(q, k, v, y, lse, B, T, H, D);
   else forward<64>(q, k, v, y, lse, B, T, H, D);
 }
@@ -434,7 +440,9 @@ void causal_attention_backward(const float* q, const float* k, const float* v, c
                                const float* dy, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t H,
                                int64_t D) {
   check_sizes("causal_attention_backward", B, T, H, D);
-  if (D <= 16) backward<16>(q, k, v, y, lse, dy, dq, dk, dv, B, T, H, D);
+  if (cuda::tf32_enabled() && attention_tc_supports(D))
+    causal_attention_backward_tc(q, k, v, y, lse, dy, dq, dk, dv, B, T, H, D);
+  else if (D <= 16) backward<16>(q, k, v, y, lse, dy, dq, dk, dv, B, T, H, D);
   else if (D <= 32) backward<32>(q, k, v, y, lse, dy, dq, dk, dv, B, T, H, D);
   else backward<64>(q, k, v, y, lse, dy, dq, dk, dv, B, T, H, D);
 }

@@ -76,6 +76,8 @@ void set_tf32(bool enabled) {
   AHA_CUDA_CHECK(cublasSetMathMode(handle(), math_mode()));
 }
 
+bool tf32_enabled() { return g_tf32; }
+
 // C[b] = op(A[b]) @ op(B[b]); A[b] stored [M, K] ([K, M] if trans_a), B[b] stored
 // [K, N] ([N, K] if trans_b), C[b] [M, N], all row-major and contiguous.
 // In cuBLAS's column-major terms: C^T [N, M] = op(B)^T [N, K] @ op(A)^T [K, M], where
@@ -145,20 +147,24 @@ LinearPlan& linear_plan(int64_t rows, int64_t N, int64_t K) {
 
 }  // namespace
 
-// y = x @ w + b in one cuBLASLt call: the bias epilogue adds b[n] to every
-// row's column n as the tile is written, so y is written once. Shapes no
-// cuBLASLt algorithm takes (none expected) run as matmul() and a bias add.
-void linear(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t N, int64_t K) {
+// y = x @ w + b (+ residual) in one cuBLASLt call, D = alpha A B + beta C
+// with C = the residual (beta 1) or nothing (beta 0): the bias epilogue adds
+// b[n] to every row's column n as the tile is written, so y is written once.
+// Shapes no cuBLASLt algorithm takes (none expected) run as matmul() and adds.
+void linear(const float* x, const float* w, const float* b, const float* residual, float* y, int64_t rows,
+            int64_t N, int64_t K) {
   if (rows <= 0 || N <= 0) return;
   LinearPlan* plan = K > 0 ? &linear_plan(rows, N, K) : nullptr;
   if (!plan || !plan->found) {
     matmul(x, w, y, 1, rows, N, K, false, false, true);
     binary(BinaryOp::Add, y, b, y, rows * N, N, Broadcast::LastDim);
+    if (residual) binary(BinaryOp::Add, y, residual, y, rows * N, N, Broadcast::Same);
     return;
   }
   AHA_CUDA_CHECK(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof(b)));
-  const float alpha = 1.0f, beta = 0.0f;
-  AHA_CUDA_CHECK(cublasLtMatmul(lt_handle(), plan->desc, &alpha, w, plan->w, x, plan->x, &beta, y, plan->y, y,
+  const float alpha = 1.0f, beta = residual ? 1.0f : 0.0f;
+  const float* c = residual ? residual : y;  // read only when beta != 0
+  AHA_CUDA_CHECK(cublasLtMatmul(lt_handle(), plan->desc, &alpha, w, plan->w, x, plan->x, &beta, c, plan->y, y,
                                 plan->y, &plan->algo, workspace(), kWorkspaceBytes, stream()));
 }
 
