@@ -12,6 +12,7 @@
 
 #include <cmath>
 
+#include "tensor/cpu/fast_math.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
 
@@ -25,10 +26,15 @@ using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Stride>;
 using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Stride>;
 
 // Scores S [T, T] -> probabilities in place: P_ij = exp(S_ij - lse_i) for
-// j <= i, 0 above the diagonal.
+// j <= i, 0 above the diagonal (exp_fast: the loops vectorise).
 void causal_probs_(RowMajor& S, const float* lse) {
-  for (int64_t i = 0; i < S.rows(); ++i)
-    for (int64_t j = 0; j < S.cols(); ++j) S(i, j) = j <= i ? std::exp(S(i, j) - lse[i]) : 0.0f;
+  for (int64_t i = 0; i < S.rows(); ++i) {
+    float* row = S.row(i).data();
+    const float lse_i = lse[i];
+#pragma omp simd
+    for (int64_t j = 0; j <= i; ++j) row[j] = exp_fast(row[j] - lse_i);
+    for (int64_t j = i + 1; j < S.cols(); ++j) row[j] = 0.0f;
+  }
 }
 
 }  // namespace
@@ -50,13 +56,17 @@ void causal_attention(const float* q, const float* k, const float* v, float* y, 
     float* row_lse = lse + bh * T;
     RowMajor S = (Q * K.transpose()) * scale;  // [T, T]
     for (int64_t i = 0; i < T; ++i) {
-      float max = -INFINITY;
-      for (int64_t j = 0; j <= i; ++j) max = std::fmax(max, S(i, j));
-      double sum = 0.0;
-      for (int64_t j = 0; j <= i; ++j) sum += std::exp(S(i, j) - max);
+      float* row = S.row(i).data();
+      const float max = max_f32(row, i + 1);
+#pragma omp simd
+      for (int64_t j = 0; j <= i; ++j) row[j] = exp_fast(row[j] - max);
+      const double sum = sum_f64(row, i + 1);
       row_lse[i] = max + (float)std::log(sum);
+      const float inv_sum = (float)(1.0 / sum);
+#pragma omp simd
+      for (int64_t j = 0; j <= i; ++j) row[j] *= inv_sum;  // P_ij = exp(S_ij - lse_i)
+      for (int64_t j = i + 1; j < T; ++j) row[j] = 0.0f;
     }
-    causal_probs_(S, row_lse);
     Y.noalias() = S * V;
   }
 }
