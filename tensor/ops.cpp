@@ -472,6 +472,18 @@ static const float* clock_data(const char* op, Device dev, const Tensor& clock) 
   return clock.data();
 }
 
+// A cache write takes src columns [column, column + width) of rows S wide, to
+// cache positions [start, start + Tn) of Tmax.
+static void check_cache_write(const char* op, int64_t column, int64_t width, int64_t S, int64_t start, int64_t Tn,
+                              int64_t Tmax) {
+  if (column < 0 || column + width > S)
+    shape_error(op, "columns [" + std::to_string(column) + ", " + std::to_string(column + width) +
+                        ") do not fit src rows of " + std::to_string(S));
+  if (start < 0 || start + Tn > Tmax)
+    shape_error(op, "positions [" + std::to_string(start) + ", " + std::to_string(start + Tn) +
+                        ") do not fit a cache of " + std::to_string(Tmax));
+}
+
 void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t start, const Tensor& clock) {
   const char* op = "kv_cache_write_";
   Device dev = same_device(op, cache, src);
@@ -479,14 +491,24 @@ void kv_cache_write_(Tensor& cache, const Tensor& src, int64_t column, int64_t s
     shape_error(op, "cache must be [B, H, Tmax, D] and src [B, Tn, S], got " + shapes(cache, src));
   const int64_t B = cache.size(0), H = cache.size(1), Tmax = cache.size(2), D = cache.size(3);
   const int64_t Tn = src.size(1), S = src.size(2);
-  if (column < 0 || column + H * D > S)
-    shape_error(op, "columns [" + std::to_string(column) + ", " + std::to_string(column + H * D) +
-                        ") do not fit src rows of " + std::to_string(S));
-  if (start < 0 || start + Tn > Tmax)
-    shape_error(op, "positions [" + std::to_string(start) + ", " + std::to_string(start + Tn) +
-                        ") do not fit a cache of " + std::to_string(Tmax));
+  check_cache_write(op, column, H * D, S, start, Tn, Tmax);
   AHA_DISPATCH(dev, kv_cache_write(cache.data(), src.data(), B, H, Tmax, D, Tn, S, column, start,
                                    clock_data(op, dev, clock)));
+}
+
+// A cache read: one query row per cache row (qkv [B, S], its columns
+// [column, column + width)), one pad per row, positions [.., length) of Tmax.
+static void check_cache_read(const char* op, const Tensor& qkv, const Tensor& pads, int64_t B, int64_t column,
+                             int64_t width, int64_t length, int64_t Tmax) {
+  const int64_t S = qkv.shape().last();
+  if (qkv.numel() != B * S || pads.numel() != B)
+    shape_error(op, "qkv " + qkv.shape().str() + " and pads " + pads.shape().str() + " must have " +
+                        std::to_string(B) + " rows");
+  if (column < 0 || column + width > S)
+    shape_error(op, "query columns [" + std::to_string(column) + ", " + std::to_string(column + width) +
+                        ") do not fit rows of " + std::to_string(S));
+  if (length < 1 || length > Tmax)
+    shape_error(op, "length " + std::to_string(length) + " outside [1, " + std::to_string(Tmax) + "]");
 }
 
 Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, const Tensor& values,
@@ -499,14 +521,7 @@ Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, c
     shape_error(op, "keys and values must both be [B, H, Tmax, D], got " + shapes(keys, values));
   const int64_t B = keys.size(0), H = keys.size(1), Tmax = keys.size(2), D = keys.size(3);
   const int64_t S = qkv.shape().last();
-  if (qkv.numel() != B * S || pads.numel() != B)
-    shape_error(op, "qkv " + qkv.shape().str() + " and pads " + pads.shape().str() + " must have " +
-                        std::to_string(B) + " rows");
-  if (column < 0 || column + H * D > S)
-    shape_error(op, "query columns [" + std::to_string(column) + ", " + std::to_string(column + H * D) +
-                        ") do not fit rows of " + std::to_string(S));
-  if (length < 1 || length > Tmax)
-    shape_error(op, "length " + std::to_string(length) + " outside [1, " + std::to_string(Tmax) + "]");
+  check_cache_read(op, qkv, pads, B, column, H * D, length, Tmax);
   Tensor y = Tensor::empty(Shape{B, H * D}, dev);
   AHA_DISPATCH(dev, decode_attention(qkv.data(), S, column, keys.data(), values.data(), pads.data(), y.data(), B,
                                      H, Tmax, D, length, clock_data(op, dev, clock)));
@@ -532,12 +547,7 @@ void kv_cache_write_bf16_(Tensor& cache, const Tensor& src, int64_t head_dim, in
     shape_error(op, "cache must be [B, H, Tmax, D/2] and src [B, Tn, S], got " + shapes(cache, src));
   const int64_t B = cache.size(0), H = cache.size(1), Tmax = cache.size(2), D = head_dim;
   const int64_t Tn = src.size(1), S = src.size(2);
-  if (column < 0 || column + H * D > S)
-    shape_error(op, "columns [" + std::to_string(column) + ", " + std::to_string(column + H * D) +
-                        ") do not fit src rows of " + std::to_string(S));
-  if (start < 0 || start + Tn > Tmax)
-    shape_error(op, "positions [" + std::to_string(start) + ", " + std::to_string(start + Tn) +
-                        ") do not fit a cache of " + std::to_string(Tmax));
+  check_cache_write(op, column, H * D, S, start, Tn, Tmax);
   AHA_DISPATCH(dev, kv_cache_write_bf16(cache.data(), src.data(), B, H, Tmax, D, Tn, S, column, start,
                                         clock_data(op, dev, clock)));
 }
@@ -553,14 +563,7 @@ Tensor decode_attention_bf16(const Tensor& qkv, int64_t column, const Tensor& ke
     shape_error(op, "keys and values must both be [B, H, Tmax, D/2], got " + shapes(keys, values));
   const int64_t B = keys.size(0), H = keys.size(1), Tmax = keys.size(2), D = head_dim;
   const int64_t S = qkv.shape().last();
-  if (qkv.numel() != B * S || pads.numel() != B)
-    shape_error(op, "qkv " + qkv.shape().str() + " and pads " + pads.shape().str() + " must have " +
-                        std::to_string(B) + " rows");
-  if (column < 0 || column + H * D > S)
-    shape_error(op, "query columns [" + std::to_string(column) + ", " + std::to_string(column + H * D) +
-                        ") do not fit rows of " + std::to_string(S));
-  if (length < 1 || length > Tmax)
-    shape_error(op, "length " + std::to_string(length) + " outside [1, " + std::to_string(Tmax) + "]");
+  check_cache_read(op, qkv, pads, B, column, H * D, length, Tmax);
   Tensor y = Tensor::empty(Shape{B, H * D}, dev);
   AHA_DISPATCH(dev, decode_attention_bf16(qkv.data(), S, column, keys.data(), values.data(), pads.data(), y.data(),
                                           B, H, Tmax, D, length, clock_data(op, dev, clock)));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "tests/gpu_cases.h"
 
 using namespace aha;
 
@@ -30,23 +31,7 @@ Tensor random_tensor(const Shape& shape, uint64_t seed) {
   return Tensor::randn(shape, gen, Device::CPU);
 }
 
-double relative_error(const Tensor& a, const Tensor& b) {
-  std::vector<float> av = a.to_vector(), bv = b.to_vector();
-  REQUIRE(av.size() == bv.size());
-  double diff = 0.0, norm = 0.0;
-  for (size_t i = 0; i < av.size(); ++i) {
-    double d = (double)av[i] - (double)bv[i];
-    diff += d * d;
-    norm += (double)bv[i] * bv[i];
-  }
-  if (diff == 0.0) return 0.0;
-  if (std::isnan(diff)) return std::numeric_limits<double>::infinity();
-  // An exact-zero reference (dq and dk at T = 1: the one key gets probability 1
-  // whatever q.k is) takes the RMS of a instead: float32 leaves rounding noise
-  // there, since dS = P (dP - D_i) subtracts two roundings of one dot product.
-  if (norm == 0.0) return std::sqrt(diff / (double)av.size());
-  return std::sqrt(diff / norm);
-}
+double relative_error(const Tensor& a, const Tensor& b) { return aha_test::relative_error_or_rms(a, b); }
 
 // The unfused reference: [B, T, C] -> heads [B, H, T, D], masked softmax attention, back.
 Var composed_attention(const Var& q, const Var& k, const Var& v, int n_heads) {
@@ -116,12 +101,12 @@ TEST_CASE("causal_attention: values and gradients equal the composed attention (
     MESSAGE("no CUDA GPU here: skipped");
     return;
   }
-  const bool tf32 = tf32_enabled();
-  set_tf32(false);
-  check_against_composed(Device::CUDA, kGpuTolerance);
-  set_tf32(true);
+  {
+    aha_test::Tf32Scope scope(false);
+    check_against_composed(Device::CUDA, kGpuTolerance);
+  }
+  aha_test::Tf32Scope scope(true);
   check_against_composed(Device::CUDA, kTf32Tolerance);
-  set_tf32(tf32);
 }
 
 // Central differences dL/dx_j ~ (L(x + h e_j) - L(x - h e_j)) / 2h of

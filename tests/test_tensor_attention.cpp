@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tensor/tensor.h"
+#include "tests/gpu_cases.h"
 
 using aha::Device;
 using aha::Generator;
@@ -46,60 +47,17 @@ constexpr double kGpuTolerance = 1e-4;
 // cancels: dq, dk up to 1.2e-3 there. 3e-3 leaves 2.5x over that.
 constexpr double kTf32Tolerance = 3e-3;
 
-// Sets TF32 (tensor/ops.h) for one scope and restores the caller's setting.
-struct Tf32Scope {
-  bool saved = aha::tf32_enabled();
-  explicit Tf32Scope(bool enabled) { aha::set_tf32(enabled); }
-  ~Tf32Scope() { aha::set_tf32(saved); }
-};
-
-struct GpuCaseCounter {
-  int ran = 0;
-  int skipped = 0;
-  ~GpuCaseCounter() {
-    if (skipped > 0)
-      std::printf("[test_tensor_attention] %d GPU test cases skipped: no CUDA GPU%s\n", skipped,
-                  AHA_CUDA ? "" : " (built with CUDA=0)");
-    else if (ran > 0)
-      std::printf("[test_tensor_attention] %d GPU test cases ran on the GPU, 0 skipped\n", ran);
-  }
-};
-GpuCaseCounter g_gpu_cases;
-
-// The first line of every GPU case: true (after saying so) when it must skip.
-bool skip_without_gpu() {
-  if (aha::cuda_available()) {
-    ++g_gpu_cases.ran;
-    return false;
-  }
-  ++g_gpu_cases.skipped;
-  MESSAGE("skipped: no CUDA GPU");
-  return true;
-}
+using aha_test::Tf32Scope;
+aha_test::GpuCaseCounter g_gpu_cases("test_tensor_attention");
+bool skip_without_gpu() { return aha_test::skip_without_gpu(g_gpu_cases); }
 
 Tensor randn(const Shape& shape, uint64_t seed) {
   Generator gen(seed);
   return Tensor::randn(shape, gen, kCPU);
 }
 
-// ||a - b|| / ||b|| in double, b on the CPU (a may be on the GPU); NaN fails.
-double relative_error(const Tensor& a, const Tensor& b) {
-  std::vector<float> av = a.to_vector(), bv = b.to_vector();
-  REQUIRE(av.size() == bv.size());
-  double diff = 0.0, norm = 0.0;
-  for (size_t i = 0; i < av.size(); ++i) {
-    double d = (double)av[i] - (double)bv[i];
-    diff += d * d;
-    norm += (double)bv[i] * bv[i];
-  }
-  if (diff == 0.0) return 0.0;
-  if (std::isnan(diff)) return std::numeric_limits<double>::infinity();
-  // An exact-zero reference (dq and dk at T = 1: the one key gets probability 1
-  // whatever q.k is) takes the RMS of a instead: float32 leaves rounding noise
-  // there, since dS = P (dP - D_i) subtracts two roundings of one dot product.
-  if (norm == 0.0) return std::sqrt(diff / (double)av.size());
-  return std::sqrt(diff / norm);
-}
+// Relative error, or the RMS against an exact-zero reference (dq and dk at T = 1).
+double relative_error(const Tensor& a, const Tensor& b) { return aha_test::relative_error_or_rms(a, b); }
 
 struct Problem {
   int64_t B, T, H, D;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tensor/tensor.h"
+#include "tests/gpu_cases.h"
 
 #if AHA_CUDA
 #include "tensor/cuda/allocator.h"
@@ -45,31 +46,8 @@ constexpr double kTf32Tolerance = 2e-3;
 // "Tens of millions of elements" for the large elementwise and reduction cases.
 constexpr int64_t kLarge = 20000003;
 
-// Counts the GPU cases that ran and that were skipped; prints the totals when
-// the test binary exits (after doctest's own summary).
-struct GpuCaseCounter {
-  int ran = 0;
-  int skipped = 0;
-  ~GpuCaseCounter() {
-    if (skipped > 0)
-      std::printf("[test_tensor_cuda] %d GPU test cases skipped: no CUDA GPU%s\n", skipped,
-                  AHA_CUDA ? "" : " (built with CUDA=0)");
-    else if (ran > 0)
-      std::printf("[test_tensor_cuda] %d GPU test cases ran on the GPU, 0 skipped\n", ran);
-  }
-};
-GpuCaseCounter g_gpu_cases;
-
-// The first line of every GPU case: true (after saying so) when it must skip.
-bool skip_without_gpu() {
-  if (aha::cuda_available()) {
-    ++g_gpu_cases.ran;
-    return false;
-  }
-  ++g_gpu_cases.skipped;
-  MESSAGE("skipped: no CUDA GPU");
-  return true;
-}
+aha_test::GpuCaseCounter g_gpu_cases("test_tensor_cuda");
+bool skip_without_gpu() { return aha_test::skip_without_gpu(g_gpu_cases); }
 
 Tensor randn(const Shape& shape, uint64_t seed, float std = 1.0f) {
   Generator gen(seed);
@@ -98,19 +76,7 @@ Tensor random_mask(int64_t n, uint64_t seed) {
   return Tensor::from_vector(mask, Shape{n});
 }
 
-// ||a - b|| / ||b|| in double (0 when both are all zeros; NaN anywhere fails).
-double relative_error(const Tensor& a, const Tensor& b) {
-  std::vector<float> av = a.to_vector(), bv = b.to_vector();
-  REQUIRE(av.size() == bv.size());
-  double diff = 0.0, norm = 0.0;
-  for (size_t i = 0; i < av.size(); ++i) {
-    double d = (double)av[i] - (double)bv[i];
-    diff += d * d;
-    norm += (double)bv[i] * bv[i];
-  }
-  if (diff == 0.0) return 0.0;
-  return std::sqrt(diff) / std::max(std::sqrt(norm), std::numeric_limits<double>::min());
-}
+using aha_test::relative_error;
 
 // An op under test: tensors in, tensors out (several for layernorm and friends).
 using Op = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
@@ -148,12 +114,7 @@ Op binary_op(Tensor (*f)(const Tensor&, const Tensor&)) {
   return [f](const std::vector<Tensor>& in) { return std::vector<Tensor>{f(in[0], in[1])}; };
 }
 
-// set_tf32 for one scope; TF32 (the default) comes back even if a check throws.
-struct Tf32Scope {
-  bool saved = aha::tf32_enabled();
-  explicit Tf32Scope(bool enabled) { aha::set_tf32(enabled); }
-  ~Tf32Scope() { aha::set_tf32(saved); }
-};
+using aha_test::Tf32Scope;
 
 // The awkward row lengths every row-wise kernel meets: one element, less than a
 // warp, just over a warp, not a power of two, a GPT-2 vocabulary row.

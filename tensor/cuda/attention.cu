@@ -37,7 +37,7 @@ namespace cuda {
 
 namespace {
 
-constexpr int kTile = 64;                      // queries (and keys) per tile
+constexpr int kTile = kAttentionTile;          // queries (and keys) per tile (attention_tc.h)
 constexpr int kTeam = 16;                      // threads that share a row: a 16 x 16 thread grid
 constexpr int kAttentionThreads = kTeam * kTeam;
 constexpr int kRows = kTile / kTeam;           // rows (and score columns) per thread: 4
@@ -374,17 +374,6 @@ constexpr int dq_shared() { return (4 * kTile * (DMAX + 4) + kTile * kProbStride
 template <int DMAX>
 constexpr int dkdv_shared() {
   return (4 * kTile * (DMAX + 4) + 2 * kTile * kProbStride + 2 * kTile) * (int)sizeof(float);
-}
-
-// Over 48 KB of dynamic shared memory must be opted in to, once per kernel.
-template <typename Kernel>
-bool allow_shared(Kernel kernel, int bytes) {
-  AHA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-  return true;
-}
-
-dim3 attention_grid(int64_t B, int64_t T, int64_t H) {
-  return dim3((unsigned)(B * H), (unsigned)((T + kTile - 1) / kTile));
 }
 
 // Head dims 1..64 run on kernels compiled for the next of 16, 32, 64 columns

@@ -16,6 +16,12 @@
 // operands (Q, dY; K, V in the dK dV kernel) live in registers for the whole
 // kernel. In a diagonal tile warp w's 16 queries see only the first w + 1
 // 16-key blocks, so the products skip the blocks past them.
+//
+// The streamed tiles (K, V; Q, dY) go global -> shared by cp.async, with no
+// register staging (which spilled); each thread then scales and rounds the
+// elements it copied, in place. The first one is in flight while the kernel
+// stages its own rows. (Double-buffering them measured slower: the second
+// buffer costs a resident block per multiprocessor, and 3 blocks hide more.)
 #include <mma.h>
 
 #include <cmath>
@@ -34,7 +40,7 @@ namespace {
 
 using namespace nvcuda;
 
-constexpr int kTile = 64;                          // queries (and keys) per tile
+constexpr int kTile = kAttentionTile;              // queries (and keys) per tile (attention_tc.h)
 constexpr int kWarpRows = 16;                      // tile rows per warp: the WMMA M
 constexpr int kWarps = kTile / kWarpRows;          // 4
 constexpr int kTcThreads = kWarps * 32;
@@ -71,30 +77,53 @@ __device__ void load_tile(float* tile, int ld, const float* x, int row0, int T, 
   }
 }
 
-// The two B-operand tiles of one step (K and V, or Q and dY) as load_tile
-// would, rounded to TF32, with every global read in flight before the first
-// shared store: the loads of the two tiles wait on memory once, not 2 D / 8 times.
+__device__ __forceinline__ void cp_async16(float* dst, const float* src) {
+  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(src));
+}
+__device__ __forceinline__ void cp_async4(float* dst, const float* src) {
+  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(d), "l"(src));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+// Starts the copy of the two streamed tiles of one step (K and V, or Q and dY;
+// rows row0 .. row0 + kTile - 1, row stride D + 4) into shared memory by
+// cp.async, zeros past T; finish_tile_pair completes it. Block-wide: D/4
+// consecutive threads copy one row, 16 bytes each.
 template <int D>
-__device__ void load_tile_pair(float* tile0, const float* x0, float scale0, float* tile1, const float* x1,
-                               int row0, int T, int C) {
-  constexpr int kVecs = D / 4, kPerThread = kTile * kVecs / kTcThreads, DP = D + 4;
-  float4 a[kPerThread], b[kPerThread];
+__device__ void issue_tile_pair(float* tile0, const float* x0, float* tile1, const float* x1, int row0, int T,
+                                int C) {
+  constexpr int kVecs = D / 4, DP = D + 4;
 #pragma unroll
-  for (int t = 0; t < kPerThread; ++t) {
-    const int i = threadIdx.x + t * kTcThreads, r = i / kVecs, c = (i % kVecs) * 4;
-    a[t] = b[t] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  for (int i = threadIdx.x; i < kTile * kVecs; i += kTcThreads) {
+    const int r = i / kVecs, c = (i % kVecs) * 4;
     if (row0 + r < T) {
-      a[t] = *reinterpret_cast<const float4*>(x0 + (long long)(row0 + r) * C + c);
-      b[t] = *reinterpret_cast<const float4*>(x1 + (long long)(row0 + r) * C + c);
+      cp_async16(tile0 + r * DP + c, x0 + (long long)(row0 + r) * C + c);
+      cp_async16(tile1 + r * DP + c, x1 + (long long)(row0 + r) * C + c);
+    } else {
+      *reinterpret_cast<float4*>(tile0 + r * DP + c) = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      *reinterpret_cast<float4*>(tile1 + r * DP + c) = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     }
   }
+}
+
+// Waits for this thread's copies, then tile0 = tf32(scale0 tile0), tile1 =
+// tf32(tile1) over the elements it copied (so no other thread's; a
+// __syncthreads must follow before the tiles are read).
+template <int D>
+__device__ void finish_tile_pair(float* tile0, float scale0, float* tile1) {
+  constexpr int kVecs = D / 4, DP = D + 4;
+  cp_async_wait_all();
 #pragma unroll
-  for (int t = 0; t < kPerThread; ++t) {
-    const int i = threadIdx.x + t * kTcThreads, r = i / kVecs, c = (i % kVecs) * 4;
-    *reinterpret_cast<float4*>(tile0 + r * DP + c) = make_float4(
-        tf32(a[t].x * scale0), tf32(a[t].y * scale0), tf32(a[t].z * scale0), tf32(a[t].w * scale0));
-    *reinterpret_cast<float4*>(tile1 + r * DP + c) =
-        make_float4(tf32(b[t].x), tf32(b[t].y), tf32(b[t].z), tf32(b[t].w));
+  for (int i = threadIdx.x; i < kTile * kVecs; i += kTcThreads) {
+    const int r = i / kVecs, c = (i % kVecs) * 4;
+    float4* a = reinterpret_cast<float4*>(tile0 + r * DP + c);
+    float4* b = reinterpret_cast<float4*>(tile1 + r * DP + c);
+    const float4 x = *a, y = *b;
+    *a = make_float4(tf32(x.x * scale0), tf32(x.y * scale0), tf32(x.z * scale0), tf32(x.w * scale0));
+    *b = make_float4(tf32(y.x), tf32(y.y), tf32(y.z), tf32(y.w));
   }
 }
 
@@ -163,18 +192,19 @@ __device__ void store_rows(float* x, const float* rows, int row0, int T, int C, 
 }
 
 // Forward. Grid (B*H, query tiles), 128 threads, the last (longest) query
-// tiles first; shared: K, V tiles and the score tile (52 KB at D = 64). Per key
-// tile up to the diagonal: S = Q K^T (WMMA), the online softmax in fp32 (m, l;
-// O rescaled by 2^(m_old - m_new)), P to scratch, P V (WMMA) to scratch, added
-// to the lane's O registers. Reads q once and k, v once per query tile.
+// tiles first; shared: the score tile and the K, V tiles (52 KB at D = 64).
+// Per key tile up to the diagonal: S = Q K^T (WMMA), the online softmax in
+// fp32 (m, l; O rescaled by 2^(m_old - m_new)), P to scratch, P V (WMMA) to
+// scratch, added to the lane's O registers. Reads q once and k, v once per
+// query tile; key tile 0 is in flight while Q is staged.
 template <int D>
 __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
     causal_attention_tc_kernel(const float* q, const float* k, const float* v, float* y, float* lse, int T, int H) {
-  constexpr int DP = D + 4;
+  constexpr int DP = D + 4, kTileFloats = kTile * DP;
   extern __shared__ float4 shared4[];
-  float* Ks = reinterpret_cast<float*>(shared4);  // [kTile, DP]
-  float* Vs = Ks + kTile * DP;
-  float* Ss = Vs + kTile * DP;                    // [kTile, kScoreStride]
+  float* Ss = reinterpret_cast<float*>(shared4);  // [kTile, kScoreStride]
+  float* Ks = Ss + kTile * kScoreStride;          // [kTile, DP]
+  float* Vs = Ks + kTileFloats;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, row = lane / 2, half = lane % 2;
   const int bh = blockIdx.x, b = bh / H, h = bh % H, C = H * D;
   const int q_tile = gridDim.y - 1 - blockIdx.y, q0 = q_tile * kTile;
@@ -182,6 +212,8 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
   const long long head = (long long)b * T * C + (long long)h * D;
   float* Sw = Ss + warp * kWarpRows * kScoreStride;
   float* srow = Sw + row * kScoreStride;
+  issue_tile_pair<D>(Ks, k + head, Vs, v + head, 0, T, C);
+  cp_async_commit();
   load_tile<D>(Ss, kScoreStride, q + head, q0, T, C, rsqrtf((float)D) * kLog2e, false);
   __syncthreads();
   FragA qa[D / 8];
@@ -191,9 +223,8 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
   for (int e = 0; e < D / 2; ++e) o[e] = 0.0f;
   for (int k_tile = 0; k_tile <= q_tile; ++k_tile) {
     const int k0 = k_tile * kTile;
-    __syncthreads();  // every warp is done with K, V and its scratch rows
-    load_tile_pair<D>(Ks, k + head, 1.0f, Vs, v + head, k0, T, C);
-    __syncthreads();
+    finish_tile_pair<D>(Ks, 1.0f, Vs);
+    __syncthreads();  // K, V are in
     const int n_end = k_tile == q_tile ? warp + 1 : kBlocks;
     warp_scores<D>(Sw, qa, Ks, 0, n_end);
     __syncwarp();
@@ -226,8 +257,14 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
     __syncwarp();
 #pragma unroll
     for (int e = 0; e < D / 2; ++e) o[e] = o[e] * rescale + srow[2 * e + half];
+    if (k_tile < q_tile) {
+      __syncthreads();  // every warp is done with K, V
+      issue_tile_pair<D>(Ks, k + head, Vs, v + head, k0 + kTile, T, C);
+      cp_async_commit();
+    }
   }
   const float inv_l = 1.0f / l;
+  __syncwarp();
 #pragma unroll
   for (int e = 0; e < D / 2; ++e) srow[2 * e + half] = o[e] * inv_l;
   __syncwarp();
@@ -236,20 +273,21 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
 }
 
 // Backward, part 1: dQ = dS K / sqrt(D), and D_i = dy_i . y_i for part 2.
-// Grid (B*H, query tiles), 128 threads; shared: K, V tiles and two score tiles
-// (70 KB at D = 64), which first stage Q, dY and y. Per key tile up to the
+// Grid (B*H, query tiles), 128 threads; shared: two score tiles (which first
+// stage Q and dY) and the K, V tiles (70 KB at D = 64). Per key tile up to the
 // diagonal: S = Q K^T and dP = dY V^T (WMMA) to scratch, P = 2^(S - lse) and
-// dS = P (dP - D_i) in fp32, dQ += dS K (WMMA, in fragments). Writes dq, D_i once.
+// dS = P (dP - D_i) in fp32, dQ += dS K (WMMA, in fragments). Reads y once
+// (straight from global: D_i), writes dq, D_i once.
 template <int D>
 __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
     causal_attention_dq_tc_kernel(const float* q, const float* k, const float* v, const float* y, const float* lse,
                                   const float* dy, float* dq, float* d_rows, int T, int H) {
-  constexpr int DP = D + 4;
+  constexpr int DP = D + 4, kTileFloats = kTile * DP;
   extern __shared__ float4 shared4[];
-  float* Ks = reinterpret_cast<float*>(shared4);  // [kTile, DP]
-  float* Vs = Ks + kTile * DP;
-  float* Ss = Vs + kTile * DP;                    // [kTile, kScoreStride]: S, then dS
+  float* Ss = reinterpret_cast<float*>(shared4);  // [kTile, kScoreStride]: S, then dS
   float* dPs = Ss + kTile * kScoreStride;
+  float* Ks = dPs + kTile * kScoreStride;         // [kTile, DP]
+  float* Vs = Ks + kTileFloats;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, row = lane / 2, half = lane % 2;
   const int bh = blockIdx.x, b = bh / H, h = bh % H, C = H * D;
   const int q_tile = gridDim.y - 1 - blockIdx.y, q0 = q_tile * kTile;
@@ -257,17 +295,20 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
   const long long head = (long long)b * T * C + (long long)h * D;
   float *Sw = Ss + warp * kWarpRows * kScoreStride, *dPw = dPs + warp * kWarpRows * kScoreStride;
   float *srow = Sw + row * kScoreStride, *dprow = dPw + row * kScoreStride;
+  issue_tile_pair<D>(Ks, k + head, Vs, v + head, 0, T, C);
+  cp_async_commit();
   load_tile<D>(Ss, kScoreStride, q + head, q0, T, C, rsqrtf((float)D) * kLog2e, false);
   load_tile<D>(dPs, kScoreStride, dy + head, q0, T, C, 1.0f, false);
-  load_tile<D>(Ks, DP, y + head, q0, T, C, 1.0f, false);
   __syncthreads();
   FragA qa[D / 8], ga[D / 8];  // Q (times log2(e)/sqrt(D)) and dY rows of this warp
   load_a<D>(qa, Sw, kScoreStride);
   load_a<D>(ga, dPw, kScoreStride);
   float part = 0.0f;
-  const float* yrow = Ks + (warp * kWarpRows + row) * DP;
+  if (r < T) {
+    const float* yrow = y + head + (long long)r * C;
 #pragma unroll
-  for (int e = 0; e < D / 2; ++e) part = fmaf(dprow[2 * e + half], yrow[2 * e + half], part);
+    for (int e = 0; e < D / 2; ++e) part = fmaf(dprow[2 * e + half], yrow[2 * e + half], part);
+  }
   const float d_row = part + __shfl_xor_sync(0xffffffffu, part, 1);
   const float lse2 = r < T ? lse[(long long)bh * T + r] * kLog2e : 0.0f;  // in base 2
   if (half == 0 && r < T) d_rows[(long long)bh * T + r] = d_row;
@@ -276,9 +317,8 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
   for (int n = 0; n < D / 16; ++n) wmma::fill_fragment(acc[n], 0.0f);
   for (int k_tile = 0; k_tile <= q_tile; ++k_tile) {
     const int k0 = k_tile * kTile;
-    __syncthreads();  // every warp is done with K, V (y) and its scratch rows
-    load_tile_pair<D>(Ks, k + head, 1.0f, Vs, v + head, k0, T, C);
-    __syncthreads();
+    finish_tile_pair<D>(Ks, 1.0f, Vs);
+    __syncthreads();  // K, V are in
     const int n_end = k_tile == q_tile ? warp + 1 : kBlocks;
     warp_scores<D>(Sw, qa, Ks, 0, n_end);
     warp_scores<D>(dPw, ga, Vs, 0, n_end);
@@ -291,6 +331,11 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
     }
     __syncwarp();
     warp_product<D>(acc, Sw, Ks, 0, 2 * n_end);
+    if (k_tile < q_tile) {
+      __syncthreads();  // every warp is done with K, V
+      issue_tile_pair<D>(Ks, k + head, Vs, v + head, k0 + kTile, T, C);
+      cp_async_commit();
+    }
   }
   __syncwarp();
 #pragma unroll
@@ -299,11 +344,41 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
   store_rows<D>(dq + head, Sw, w0, T, C, rsqrtf((float)D));
 }
 
+// One query tile's streamed operands of the dK dV kernel: Q (times
+// log2(e)/sqrt(D)) and dY [kTile, D + 4], then lse (base 2) and D_i [kTile].
+template <int D>
+__host__ __device__ constexpr int dkdv_stage_floats() { return 2 * kTile * (D + 4) + 2 * kTile; }
+
+// Starts the copy of query tile q0's stage (see above); finish_dkdv_stage
+// completes it (each thread its own elements).
+template <int D>
+__device__ void issue_dkdv_stage(float* stage, const float* q, const float* dy, const float* lse,
+                                 const float* d_rows, int q0, int T, int C) {
+  float *Qs = stage, *dYs = Qs + kTile * (D + 4), *lse2s = dYs + kTile * (D + 4), *d_rows_s = lse2s + kTile;
+  issue_tile_pair<D>(Qs, q, dYs, dy, q0, T, C);
+  const int i = threadIdx.x;
+  if (i < kTile) {
+    if (q0 + i < T) {
+      cp_async4(lse2s + i, lse + q0 + i);
+      cp_async4(d_rows_s + i, d_rows + q0 + i);
+    } else {
+      lse2s[i] = d_rows_s[i] = 0.0f;
+    }
+  }
+  cp_async_commit();
+}
+template <int D>
+__device__ void finish_dkdv_stage(float* stage) {
+  float *Qs = stage, *dYs = Qs + kTile * (D + 4), *lse2s = dYs + kTile * (D + 4);
+  finish_tile_pair<D>(Qs, rsqrtf((float)D) * kLog2e, dYs);
+  if (threadIdx.x < kTile) lse2s[threadIdx.x] *= kLog2e;
+}
+
 // Backward, part 2: dV = P^T dY and dK = dS^T Q / sqrt(D) for one key tile.
 // Grid (B*H, key tiles), 128 threads, the first (longest) key tiles first;
-// shared: Q, dY tiles, the P^T and dS^T score tiles (which first stage K and
-// V), lse and D_i of the query tile (70 KB at D = 64). Warps own 16 keys. Per
-// query tile from the diagonal on: S^T = K Q^T and dP^T = V dY^T (WMMA) to
+// shared: the P^T and dS^T score tiles (which first stage K and V) and one
+// query tile's stage (Q, dY, lse, D_i; 70 KB at D = 64). Warps own 16 keys.
+// Per query tile from the diagonal on: S^T = K Q^T and dP^T = V dY^T (WMMA) to
 // scratch, P^T and dS^T in fp32, dV += P^T dY, dK += dS^T Q (WMMA, in
 // fragments). Writes dk, dv once.
 template <int D>
@@ -312,19 +387,19 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
                                     const float* d_rows, const float* dy, float* dk, float* dv, int T, int H) {
   constexpr int DP = D + 4;
   extern __shared__ float4 shared4[];
-  float* Qs = reinterpret_cast<float*>(shared4);  // [kTile, DP], times log2(e)/sqrt(D)
-  float* dYs = Qs + kTile * DP;
-  float* Pts = dYs + kTile * DP;                  // [kTile keys, kScoreStride]
+  float* Pts = reinterpret_cast<float*>(shared4);  // [kTile keys, kScoreStride]
   float* dSts = Pts + kTile * kScoreStride;
-  float* lse2s = dSts + kTile * kScoreStride;     // [kTile], base 2
-  float* d_rows_s = lse2s + kTile;                // [kTile]
+  float* stage = dSts + kTile * kScoreStride;      // dkdv_stage_floats
+  float *Qs = stage, *dYs = Qs + kTile * DP, *lse2s = dYs + kTile * DP, *d_rows_s = lse2s + kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, row = lane / 2, half = lane % 2;
   const int bh = blockIdx.x, b = bh / H, h = bh % H, C = H * D;
   const int k_tile = blockIdx.y, k0 = k_tile * kTile, q_tiles = gridDim.y;
   const int w0 = k0 + warp * kWarpRows, c = w0 + row;  // the warp's first key; this lane's
   const long long head = (long long)b * T * C + (long long)h * D;
+  const float *lse_h = lse + (long long)bh * T, *d_rows_h = d_rows + (long long)bh * T;
   float *Ptw = Pts + warp * kWarpRows * kScoreStride, *dStw = dSts + warp * kWarpRows * kScoreStride;
   float *ptrow = Ptw + row * kScoreStride, *dstrow = dStw + row * kScoreStride;
+  issue_dkdv_stage<D>(stage, q + head, dy + head, lse_h, d_rows_h, k0, T, C);
   load_tile<D>(Pts, kScoreStride, k + head, k0, T, C, 1.0f, false);
   load_tile<D>(dSts, kScoreStride, v + head, k0, T, C, 1.0f, false);
   __syncthreads();
@@ -336,14 +411,8 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
   for (int n = 0; n < D / 16; ++n) wmma::fill_fragment(acc_k[n], 0.0f), wmma::fill_fragment(acc_v[n], 0.0f);
   for (int q_tile = k_tile; q_tile < q_tiles; ++q_tile) {
     const int q0 = q_tile * kTile;
-    __syncthreads();  // every warp is done with Q, dY, lse, D_i and its scratch rows
-    load_tile_pair<D>(Qs, q + head, rsqrtf((float)D) * kLog2e, dYs, dy + head, q0, T, C);
-    for (int i = threadIdx.x; i < kTile; i += kTcThreads) {
-      const int rq = q0 + i;
-      lse2s[i] = rq < T ? lse[(long long)bh * T + rq] * kLog2e : 0.0f;
-      d_rows_s[i] = rq < T ? d_rows[(long long)bh * T + rq] : 0.0f;
-    }
-    __syncthreads();
+    finish_dkdv_stage<D>(stage);
+    __syncthreads();  // the stage is in
     // In the diagonal tile warp w's keys are seen only by the queries from 16w on.
     const int n_begin = q_tile == k_tile ? warp : 0;
     warp_scores<D>(Ptw, ka, Qs, n_begin, kBlocks);
@@ -360,6 +429,10 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
     __syncwarp();
     warp_product<D>(acc_v, Ptw, dYs, 2 * n_begin, kSteps);
     warp_product<D>(acc_k, dStw, Qs, 2 * n_begin, kSteps);
+    if (q_tile + 1 < q_tiles) {
+      __syncthreads();  // every warp is done with the stage
+      issue_dkdv_stage<D>(stage, q + head, dy + head, lse_h, d_rows_h, q0 + kTile, T, C);
+    }
   }
   __syncwarp();
 #pragma unroll
@@ -375,23 +448,12 @@ __global__ void __launch_bounds__(kTcThreads, kTcBlocksPerSM)
 
 // Dynamic shared memory of each kernel, in bytes.
 template <int D>
-constexpr int forward_shared() { return (2 * kTile * (D + 4) + kTile * kScoreStride) * (int)sizeof(float); }
+constexpr int forward_shared() { return (kTile * kScoreStride + 2 * kTile * (D + 4)) * (int)sizeof(float); }
 template <int D>
-constexpr int dq_shared() { return (2 * kTile * (D + 4) + 2 * kTile * kScoreStride) * (int)sizeof(float); }
+constexpr int dq_shared() { return (2 * kTile * kScoreStride + 2 * kTile * (D + 4)) * (int)sizeof(float); }
 template <int D>
 constexpr int dkdv_shared() {
-  return (2 * kTile * (D + 4) + 2 * kTile * kScoreStride + 2 * kTile) * (int)sizeof(float);
-}
-
-// Over 48 KB of dynamic shared memory must be opted in to, once per kernel.
-template <typename Kernel>
-bool allow_shared(Kernel kernel, int bytes) {
-  AHA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-  return true;
-}
-
-dim3 attention_grid(int64_t B, int64_t T, int64_t H) {
-  return dim3((unsigned)(B * H), (unsigned)((T + kTile - 1) / kTile));
+  return (2 * kTile * kScoreStride + dkdv_stage_floats<D>()) * (int)sizeof(float);
 }
 
 template <int D>
