@@ -7,11 +7,9 @@
 // Layout: q, k, v, y are [B, T, C] with the H heads interleaved along C
 // (C = H*D, head h is columns h*D .. h*D + D - 1), as a linear layer writes
 // them: a head's [T, D] matrix is a strided view (row stride C), no permute.
-#define EIGEN_DONT_PARALLELIZE
-#include <Eigen/Dense>
-
 #include <cmath>
 
+#include "tensor/cpu/eigen_maps.h"
 #include "tensor/cpu/fast_math.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
@@ -20,10 +18,6 @@ namespace aha {
 namespace cpu {
 
 namespace {
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Stride = Eigen::OuterStride<>;
-using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Stride>;
-using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Stride>;
 
 // Scores S [T, T] -> probabilities in place: P_ij = exp(S_ij - lse_i) for
 // j <= i, 0 above the diagonal (exp_fast: the loops vectorise).

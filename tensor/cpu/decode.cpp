@@ -30,22 +30,26 @@ void kv_cache_write(float* cache, const float* src, int64_t B, int64_t H, int64_
                     (size_t)D * sizeof(float));
 }
 
+namespace {
+
 // One query per row and head over the cache positions j in [pads[b], length):
 //   s_j = q . k_j / sqrt(D),   y = sum_j softmax(s)_j v_j          (Vaswani et al. eq. 1)
-// q[b, h, :] = qkv[b, column + h*D .. + D]; keys, values [B, H, Tmax, D]; y [B, H*D].
-// Left padding (positions before pads[b]) is never read. A row with no
-// visible key (cannot happen for a real prompt) gets y = 0.
-void decode_attention(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
-                      const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
-                      int64_t length, const float* clock) {
+// q[b, h, :] = qkv[b, column + h*D .. + D]; keys, values [B, H, Tmax, W]
+// (W = D floats, or D/2 words of a bf16 cache); element d of a cached row is
+// read(row, d); y [B, H*D]. Left padding (positions before pads[b]) is never
+// read. A row with no visible key (cannot happen for a real prompt) gets y = 0.
+template <class Read>
+void attend_cache(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
+                  const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D, int64_t W,
+                  int64_t length, const float* clock, Read read) {
   if (clock) length = std::min<int64_t>(length + (int64_t)*clock, Tmax);
   const float scale = 1.0f / std::sqrt((float)D);
 #pragma omp parallel for if (B * H * length * D >= kParallelMinWork)
   for (int64_t bh = 0; bh < B * H; ++bh) {
     const int64_t b = bh / H, h = bh % H;
     const float* q = qkv + b * S + column + h * D;
-    const float* k = keys + bh * Tmax * D;
-    const float* v = values + bh * Tmax * D;
+    const float* k = keys + bh * Tmax * W;
+    const float* v = values + bh * Tmax * W;
     float* out = y + b * H * D + h * D;
     for (int64_t d = 0; d < D; ++d) out[d] = 0.0f;
     const int64_t first = (int64_t)pads[b];
@@ -54,7 +58,7 @@ void decode_attention(const float* qkv, int64_t S, int64_t column, const float* 
     float max = -INFINITY;
     for (int64_t j = first; j < length; ++j) {
       float s = 0.0f;
-      for (int64_t d = 0; d < D; ++d) s += q[d] * k[j * D + d];
+      for (int64_t d = 0; d < D; ++d) s += q[d] * read(k + j * W, d);
       p[(size_t)(j - first)] = s * scale;
       max = std::fmax(max, s * scale);
     }
@@ -62,9 +66,19 @@ void decode_attention(const float* qkv, int64_t S, int64_t column, const float* 
     for (float& e : p) sum += e = std::exp(e - max);
     for (int64_t j = first; j < length; ++j) {
       const float w = p[(size_t)(j - first)] / sum;
-      for (int64_t d = 0; d < D; ++d) out[d] += w * v[j * D + d];
+      for (int64_t d = 0; d < D; ++d) out[d] += w * read(v + j * W, d);
     }
   }
+}
+
+}  // namespace
+
+// attend_cache over an fp32 cache [B, H, Tmax, D].
+void decode_attention(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
+                      const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
+                      int64_t length, const float* clock) {
+  attend_cache(qkv, S, column, keys, values, pads, y, B, H, Tmax, D, D, length, clock,
+               [](const float* row, int64_t d) { return row[d]; });
 }
 
 // ---- the bf16 cache: [B, H, Tmax, D/2] floats, each word two bf16 (tensor/ops.h) ----
@@ -116,39 +130,12 @@ void kv_cache_write_bf16(float* cache, const float* src, int64_t B, int64_t H, i
       }
 }
 
-// decode_attention above, reading keys and values from a bf16 cache
-// [B, H, Tmax, D/2]: the same equations, each cached value widened to float.
+// attend_cache over a bf16 cache [B, H, Tmax, D/2]: the same equations, each
+// cached value widened to float.
 void decode_attention_bf16(const float* qkv, int64_t S, int64_t column, const float* keys, const float* values,
                            const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D,
                            int64_t length, const float* clock) {
-  if (clock) length = std::min<int64_t>(length + (int64_t)*clock, Tmax);
-  const float scale = 1.0f / std::sqrt((float)D);
-  const int64_t W = D / 2;
-#pragma omp parallel for if (B * H * length * D >= kParallelMinWork)
-  for (int64_t bh = 0; bh < B * H; ++bh) {
-    const int64_t b = bh / H, h = bh % H;
-    const float* q = qkv + b * S + column + h * D;
-    const float* k = keys + bh * Tmax * W;
-    const float* v = values + bh * Tmax * W;
-    float* out = y + b * H * D + h * D;
-    for (int64_t d = 0; d < D; ++d) out[d] = 0.0f;
-    const int64_t first = (int64_t)pads[b];
-    if (first >= length) continue;
-    std::vector<float> p((size_t)(length - first));
-    float max = -INFINITY;
-    for (int64_t j = first; j < length; ++j) {
-      float s = 0.0f;
-      for (int64_t d = 0; d < D; ++d) s += q[d] * bf16_at(k + j * W, d);
-      p[(size_t)(j - first)] = s * scale;
-      max = std::fmax(max, s * scale);
-    }
-    float sum = 0.0f;
-    for (float& e : p) sum += e = std::exp(e - max);
-    for (int64_t j = first; j < length; ++j) {
-      const float w = p[(size_t)(j - first)] / sum;
-      for (int64_t d = 0; d < D; ++d) out[d] += w * bf16_at(v + j * W, d);
-    }
-  }
+  attend_cache(qkv, S, column, keys, values, pads, y, B, H, Tmax, D, D / 2, length, clock, bf16_at);
 }
 
 // One decoding step for the Bc rows still in the batch; row i is sequence

@@ -9,11 +9,9 @@
 // or, for a single large product, tiles of kTile output rows or columns. Each
 // thread runs single-threaded Eigen on its share, so the result is the same
 // for any number of threads (tensor/cpu/parallel.h).
-#define EIGEN_DONT_PARALLELIZE
-#include <Eigen/Dense>
-
 #include <algorithm>
 
+#include "tensor/cpu/eigen_maps.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
 
@@ -21,10 +19,6 @@ namespace aha {
 namespace cpu {
 
 namespace {
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Stride = Eigen::OuterStride<>;
-using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Stride>;
-using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Stride>;
 
 // Output rows or columns per tile of a single (batch 1) product. Tiles split
 // C = op(A) op(B) along its longer side; a tile repacks the other operand,

@@ -337,6 +337,33 @@ __global__ void sample_step_kernel(const float* logits, const float* rows, const
 
 }  // namespace
 
+namespace {
+
+// The launch shape both decode attention kernels take: a block per (head, row)
+// of at least kAttentionThreads threads (a whole number of warps covering D),
+// and shared memory for q and for p, which holds the scores (one float per
+// cached position), later the groups' partial sums (partials_per_thread
+// floats a thread). With a clock the length is only known on the device: room
+// for the whole cache.
+struct AttentionLaunch {
+  int threads;
+  size_t shared;
+};
+
+AttentionLaunch attention_launch(const char* op, int64_t D, int64_t Tmax, int64_t length, const float* clock,
+                                 int partials_per_thread) {
+  const int threads = D <= kAttentionThreads ? kAttentionThreads : (int)((D + kWarpSize - 1) / kWarpSize * kWarpSize);
+  const int64_t longest = clock ? Tmax : length;
+  const size_t shared = sizeof(float) * (size_t)(q_room((int)D) +
+                                                 std::max<int64_t>(longest, partials_per_thread * (int64_t)threads));
+  if (shared > 48 * 1024)
+    throw std::runtime_error(std::string(op) + ": " + std::to_string(longest) + " cached positions of head size " +
+                             std::to_string(D) + " need more than 48 KiB of shared memory");
+  return {threads, shared};
+}
+
+}  // namespace
+
 void kv_cache_write(float* cache, const float* src, int64_t B, int64_t H, int64_t Tmax, int64_t D, int64_t Tn,
                     int64_t S, int64_t column, int64_t start, const float* clock) {
   const int64_t n = B * Tn * H * D;
@@ -350,15 +377,9 @@ void decode_attention(const float* qkv, int64_t S, int64_t column, const float* 
                       const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D, int64_t length,
                       const float* clock) {
   if (B <= 0 || H <= 0 || D <= 0) return;
-  const int threads = D <= kAttentionThreads ? kAttentionThreads : (int)((D + kWarpSize - 1) / kWarpSize * kWarpSize);
-  // p holds the scores (length floats), later the groups' partial sums (at most
-  // 4 * threads floats). With a clock the length is only known on the device:
-  // room for the whole cache.
-  const int64_t longest = clock ? Tmax : length;
-  const size_t shared = sizeof(float) * (size_t)(q_room((int)D) + std::max<int64_t>(longest, 4 * (int64_t)threads));
-  if (shared > 48 * 1024)
-    throw std::runtime_error("decode_attention: " + std::to_string(longest) + " cached positions of head size " +
-                             std::to_string(D) + " need more than 48 KiB of shared memory");
+  const AttentionLaunch launch = attention_launch("decode_attention", D, Tmax, length, clock, 4);
+  const int threads = launch.threads;
+  const size_t shared = launch.shared;
   for (int64_t b0 = 0; b0 < B; b0 += kMaxGridYZ) {  // gridDim.y stops at 65535
     const int64_t rows = std::min<int64_t>(kMaxGridYZ, B - b0);
     dim3 grid((unsigned)H, (unsigned)rows);
@@ -382,15 +403,10 @@ void decode_attention_bf16(const float* qkv, int64_t S, int64_t column, const fl
                            const float* pads, float* y, int64_t B, int64_t H, int64_t Tmax, int64_t D, int64_t length,
                            const float* clock) {
   if (B <= 0 || H <= 0 || D <= 0) return;
-  const int threads = D <= kAttentionThreads ? kAttentionThreads : (int)((D + kWarpSize - 1) / kWarpSize * kWarpSize);
-  // p holds the scores (length floats), later the groups' partial sums (at most
-  // 8 * threads floats: D/8 threads per key, D floats each). With a clock the
-  // length is only known on the device: room for the whole cache.
-  const int64_t longest = clock ? Tmax : length;
-  const size_t shared = sizeof(float) * (size_t)(q_room((int)D) + std::max<int64_t>(longest, 8 * (int64_t)threads));
-  if (shared > 48 * 1024)
-    throw std::runtime_error("decode_attention_bf16: " + std::to_string(longest) + " cached positions of head size " +
-                             std::to_string(D) + " need more than 48 KiB of shared memory");
+  // D/8 threads per key, D floats of partial sums each: 8 * threads floats.
+  const AttentionLaunch launch = attention_launch("decode_attention_bf16", D, Tmax, length, clock, 8);
+  const int threads = launch.threads;
+  const size_t shared = launch.shared;
   const int64_t W = D / 2;
   for (int64_t b0 = 0; b0 < B; b0 += kMaxGridYZ) {  // gridDim.y stops at 65535
     const int64_t rows = std::min<int64_t>(kMaxGridYZ, B - b0);
