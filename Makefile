@@ -146,8 +146,13 @@ bench-gpu: all
 	$(BUILD)/aha bench model --preset gpu-medium --device cuda --profile --json $(BENCH_OUT)/aha-medium.jsonl
 	$(BUILD)/aha bench model --preset gpu-small --device cuda --workloads generate --kv-cache bf16 --json $(BENCH_OUT)/aha-small-kv.jsonl
 	$(BUILD)/aha bench model --preset gpu-medium --device cuda --workloads generate --kv-cache bf16 --json $(BENCH_OUT)/aha-medium-kv.jsonl
+	$(BUILD)/aha bench model --preset gpu-small --device cuda --workloads grpo_update --dtype bf16 --profile \
+	  --json $(BENCH_OUT)/aha-small-bf16.jsonl
+	$(BUILD)/aha bench model --preset gpu-medium --device cuda --workloads grpo_update --dtype bf16 \
+	  --json $(BENCH_OUT)/aha-medium-bf16.jsonl
 	cat $(BENCH_OUT)/aha-small.jsonl $(BENCH_OUT)/aha-medium.jsonl $(BENCH_OUT)/aha-small-kv.jsonl \
-	  $(BENCH_OUT)/aha-medium-kv.jsonl > $(BENCH_OUT)/aha-gpu.jsonl
+	  $(BENCH_OUT)/aha-medium-kv.jsonl $(BENCH_OUT)/aha-small-bf16.jsonl $(BENCH_OUT)/aha-medium-bf16.jsonl \
+	  > $(BENCH_OUT)/aha-gpu.jsonl
 	python3 bench/reference.py speed --device cuda --shapes gpu-small,gpu-medium --dtypes fp32,bf16 \
 	  --out $(BENCH_OUT)/torch-gpu.jsonl
 	python3 bench/compare.py $(BENCH_OUT)/aha-gpu.jsonl $(BENCH_OUT)/torch-gpu.jsonl

@@ -41,7 +41,8 @@ Var mean_all(const Var& a);
 // neural-net ops (ops_nn.cpp)
 Var softmax(const Var& a);
 Var log_softmax(const Var& a);
-Var layernorm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
+// y in `out`: bf16 on the bf16 path (x, gamma, beta fp32; x's gradient fp32)
+Var layernorm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f, DType out = DType::F32);
 Var embedding(const Var& weight, const Tensor& ids);  // ids: float-coded ints, no gradient
 // masked mean cross-entropy over rows of logits [N, V]
 Var cross_entropy(const Var& logits, const Tensor& targets, const Tensor& mask);
@@ -53,6 +54,7 @@ Var causal_attention(const Var& q, const Var& k, const Var& v, int n_heads);
 
 // layout (ops_layout.cpp)
 Var reshape(const Var& a, const Shape& shape);
+Var cast(const Var& a, DType dtype);  // fp32 <-> bf16 (tensor/ops.h "bf16"); the gradient comes back in a's dtype
 Var transpose_last2(const Var& a);
 Var permute_0213(const Var& a);
 Var concat0(const std::vector<Var>& parts);

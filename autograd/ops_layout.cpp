@@ -1,5 +1,7 @@
 // Layout ops move numbers without changing them, so each backward moves the
 // gradient back the inverse way: un-reshape, un-transpose, un-concatenate.
+// cast changes only how each number is stored (fp32 or bf16); its gradient
+// goes back in the input's dtype.
 #include <cmath>
 
 #include "autograd/ops.h"
@@ -12,6 +14,16 @@ Var reshape(const Var& a, const Shape& shape) {
     Node& na = *self.parents[0];
     const Tensor dx = take_grad(self).reshape(na.value.shape());  // the same storage, no copy
     accumulate_grad(na, dx);
+  });
+}
+
+// y = a in `dtype` (rounded to bf16, or widened to fp32):  da = dy in a's dtype.
+// The rounding's derivative is taken as 1 (the straight-through rule of every
+// mixed-precision scheme: rounding is a storage choice, not part of the model).
+Var cast(const Var& a, DType dtype) {
+  return make_result(cast(a.value(), dtype), "cast", {a}, [](Node& self) {
+    Node& na = *self.parents[0];
+    accumulate_grad(na, cast(take_grad(self), na.value.dtype()));
   });
 }
 

@@ -66,6 +66,14 @@ Var matmul(const Var& a, const Var& b, bool trans_a, bool trans_b) {
 // (matmul's rules for a shared B, and add's for a bias and a residual). One op
 // rather than add(r, add(matmul(x, W), b)) so the forward writes y once
 // (tensor op linear).
+//
+// bf16 x (the bf16 path): the forward used bf16(W), so the same rules hold with
+// W replaced by bf16(W); each product takes bf16 operands and sums in fp32:
+//   dX = bf16(bf16(dY) bf16(W)^T)   bf16, x's dtype: it flows on into the op that made x
+//   dW = X^T bf16(dY)               fp32: a weight's gradient (the optimizer's input)
+//   db = sum over rows of dY        fp32 sums of dY as it came (fp32 with a residual)
+//   dr = dY                         fp32: r and y are the residual stream
+// dY is y's dtype: bf16 without a residual, fp32 with one.
 Var linear(const Var& x, const Var& w, const Var& b, const Var& residual) {
   const bool has_residual = residual.defined();
   Tensor y = linear(x.value(), w.value(), b.value(), has_residual ? residual.value() : Tensor());
@@ -78,11 +86,22 @@ Var linear(const Var& x, const Var& w, const Var& b, const Var& residual) {
     const Tensor& X = nx.value;
     const Tensor& W = nw.value;
     const Tensor dY = take_grad(self);  // [.., N]
-    if (nx.requires_grad) accumulate_grad(nx, matmul(dY, W, false, true));
-    if (nw.requires_grad) {
-      const Tensor x_rows = X.reshape(Shape{X.shape().rows(), X.size(-1)});  // views
-      const Tensor dy_rows = dY.reshape(Shape{dY.shape().rows(), dY.size(-1)});
-      accumulate_grad(nw, matmul(x_rows, dy_rows, true, false));
+    if (X.dtype() == DType::BF16) {
+      const Tensor dy_bf16 = cast(dY, DType::BF16);
+      if (nx.requires_grad)
+        accumulate_grad(nx, matmul(dy_bf16, cast(W, DType::BF16), false, true, DType::BF16));
+      if (nw.requires_grad) {
+        const Tensor x_rows = X.reshape(Shape{X.shape().rows(), X.size(-1)});  // views
+        const Tensor dy_rows = dy_bf16.reshape(Shape{dY.shape().rows(), dY.size(-1)});
+        accumulate_grad(nw, matmul(x_rows, dy_rows, true, false, DType::F32));
+      }
+    } else {
+      if (nx.requires_grad) accumulate_grad(nx, matmul(dY, W, false, true));
+      if (nw.requires_grad) {
+        const Tensor x_rows = X.reshape(Shape{X.shape().rows(), X.size(-1)});  // views
+        const Tensor dy_rows = dY.reshape(Shape{dY.shape().rows(), dY.size(-1)});
+        accumulate_grad(nw, matmul(x_rows, dy_rows, true, false));
+      }
     }
     if (nb.requires_grad) accumulate_grad(nb, sum_rows(dY));
     if (has_residual && self.parents[3]->requires_grad) accumulate_grad(*self.parents[3], dY);  // last: may keep dY

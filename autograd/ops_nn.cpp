@@ -24,8 +24,10 @@ Var log_softmax(const Var& a) {
 // mean and (biased) var over the last dim C. With g = dy * gamma:
 //   dx = rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))
 //   dgamma = sum over rows of dy * xhat,  dbeta = sum over rows of dy
-Var layernorm(const Var& x, const Var& gamma, const Var& beta, float eps) {
-  LayerNormResult r = layernorm(x.value(), gamma.value(), beta.value(), eps);
+// With y bf16 (the bf16 path) dy is bf16 too; the kernel widens it and sums in
+// float, and dx, dgamma, dbeta come out fp32 like x, gamma, beta.
+Var layernorm(const Var& x, const Var& gamma, const Var& beta, float eps, DType out) {
+  LayerNormResult r = layernorm(x.value(), gamma.value(), beta.value(), eps, out);
   Tensor mean = r.mean, rstd = r.rstd;  // [..], saved so backward need not recompute them
   return make_result(r.y, "layernorm", {x, gamma, beta}, [mean, rstd](Node& self) {
     Node& nx = *self.parents[0];

@@ -123,6 +123,10 @@ void accumulate_grad(Node& node, const Tensor& g) {
     throw std::runtime_error(std::string("accumulate_grad: gradient ") + g.shape().str() +
                              " does not match the value " + node.value.shape().str() + " of op '" +
                              node.op + "'");
+  if (g.dtype() != node.value.dtype())
+    throw std::runtime_error(std::string("accumulate_grad: ") + dtype_name(g.dtype()) + " gradient for the " +
+                             dtype_name(node.value.dtype()) + " value of op '" + node.op +
+                             "' (a gradient has its value's dtype)");
   // The first gradient is kept as it is when nothing else holds it (a fresh
   // result, the common case); otherwise it is copied: `g` may be a tensor
   // another node also holds (add passes dy to both inputs, reshape a view of

@@ -350,6 +350,58 @@ void run_ops_bench(const BenchOptions& options) {
     });
   }
 
+  // ---- the bf16 training path (--dtype bf16) against fp32 at gpu-small's linear layers
+  // (B*T = 131072 rows on CUDA): forward with and without a residual, the backward's two products,
+  // the bf16 attention and layernorm. Each bf16 row sits under its fp32 twin ----
+  {
+    const int64_t rows = device == Device::CUDA ? 131072 : 4096;
+    struct Linear {
+      int64_t K, N;
+    };
+    for (const Linear& l : {Linear{384, 384}, Linear{384, 1536}, Linear{1536, 384}}) {
+      const Tensor x = randn(Shape{rows, l.K}), w = randn(Shape{l.K, l.N}), b = randn(Shape{l.N});
+      const Tensor r = randn(Shape{rows, l.N});
+      const Tensor x16 = cast(x, DType::BF16), w16 = cast(w, DType::BF16), dy16 = cast(r, DType::BF16);
+      const std::string shape = shape_str({rows, l.N, l.K});
+      const double flops = 2.0 * rows * l.N * l.K;
+      bench.run("linear", shape, 0, flops, [&] { linear(x, w, b); });
+      bench.run("linear bf16", shape, 0, flops, [&] { linear(x16, w, b); });
+      bench.run("linear + residual", shape, 0, flops, [&] { linear(x, w, b, r); });
+      bench.run("linear bf16 + residual", shape, 0, flops, [&] { linear(x16, w, b, r); });
+      bench.run("linear dX = dY W^T", shape, 0, flops, [&] { matmul(r, w, false, true); });
+      bench.run("linear dX bf16", shape, 0, flops, [&] { matmul(dy16, w16, false, true, DType::BF16); });
+      bench.run("linear dW = X^T dY", shape, 0, flops, [&] { matmul(x, r, true, false); });
+      bench.run("linear dW bf16", shape, 0, flops, [&] { matmul(x16, dy16, true, false, DType::F32); });
+    }
+    const int64_t B = device == Device::CUDA ? 512 : 16, Ta = 256, H = 6, Dh = 64, C = H * Dh;
+    const Tensor q = cast(randn(Shape{B, Ta, C}), DType::BF16), k = cast(randn(Shape{B, Ta, C}), DType::BF16);
+    const Tensor v = cast(randn(Shape{B, Ta, C}), DType::BF16), dy = cast(randn(Shape{B, Ta, C}), DType::BF16);
+    Tensor lse;
+    const Tensor y = causal_attention(q, k, v, (int)H, lse);
+    const std::string shape = shape_str({B, Ta, H, Dh});
+    const double forward_flops = 2.0 * B * H * Ta * Ta * Dh;
+    bench.run("causal_attention bf16", shape, 0, forward_flops, [&] {
+      Tensor l;
+      causal_attention(q, k, v, (int)H, l);
+    });
+    bench.run("causal_attention_backward bf16", shape, 0, 2.5 * forward_flops, [&] {
+      Tensor dq, dk, dv;
+      causal_attention_backward(q, k, v, y, lse, dy, (int)H, dq, dk, dv);
+    });
+    const Tensor x = randn(Shape{B * Ta, C}), gamma = randn(Shape{C}), beta = randn(Shape{C});
+    const std::string rc = shape_str({B * Ta, C});
+    bench.run("layernorm (fp32 -> bf16)", rc, (F + 2) * B * Ta * C, 0,
+              [&] { layernorm(x, gamma, beta, 1e-5f, DType::BF16); });
+    const Tensor u = randn(Shape{B * Ta, 4 * C}), du = randn(Shape{B * Ta, 4 * C});
+    const Tensor u16 = cast(u, DType::BF16), du16 = cast(du, DType::BF16);
+    const std::string r4c = shape_str({B * Ta, 4 * C});
+    const double n4c = (double)B * Ta * 4 * C;
+    bench.run("gelu (MLP hidden)", r4c, 2 * n4c * F, 0, [&] { gelu(u); });
+    bench.run("gelu bf16", r4c, 2 * n4c * 2, 0, [&] { gelu(u16); });
+    bench.run("gelu_backward (MLP hidden)", r4c, 3 * n4c * F, 0, [&] { gelu_backward(u, du); });
+    bench.run("gelu_backward bf16", r4c, 3 * n4c * 2, 0, [&] { gelu_backward(u16, du16); });
+  }
+
   // ---- matrix products of a d=768 GPT over T tokens (TF32 on CUDA) ----
   struct Gemm {
     const char* name;

@@ -18,6 +18,11 @@
 //                 whole batch; the fused attention keeps no [B, H, T, T] scores).
 //   pretrain_step B x T cross-entropy forward, backward and AdamW (CPU comparison).
 //
+// --dtype bf16 runs the two training workloads with the bf16 mixed-precision
+// forward (GPT::set_dtype): their rows carry dtype "bf16", set beside
+// PyTorch's bf16 autocast, and a bf16 matrix-product ceiling is timed for MFU.
+// Generation is float32 either way (its bf16 switch is --kv-cache).
+//
 // Each workload: warm-up, then the median of --repeats wall-clock samples with
 // the device synchronised around each. Results: a table on stdout, and with
 // --json one JSON object per line (bench/compare.py reads them).
@@ -62,6 +67,7 @@ struct ModelBenchOptions {
   int batch = 0, length = 0, prompt = 0, new_tokens = 0, microbatch = 0;  // 0 = the preset's default
   int repeats = 5;
   std::string kv_cache = "fp32";  // of the generate workload
+  std::string dtype = "fp32";     // of the training workloads
   bool profile = false;
   std::string json;
 };
@@ -193,6 +199,7 @@ void run_model_bench(const ModelBenchOptions& o) {
     }
   }
   const KvCache kv_cache = parse_kv_cache(o.kv_cache);
+  const DType dtype = parse_dtype(o.dtype);
   if (s.prompt < 1 || s.prompt >= s.length)
     throw std::runtime_error("bench model: --prompt must be in [1, T), got " + std::to_string(s.prompt));
 
@@ -203,7 +210,8 @@ void run_model_bench(const ModelBenchOptions& o) {
   GPT policy(config, device);
   Generator init(1);
   policy.init_weights(init);
-  GPT reference = policy.clone();
+  policy.set_dtype(dtype);
+  GPT reference = policy.clone();  // the same dtype
   Generator gen(2);
   const std::string label = device_model_name(device);
   std::cerr << "bench model: " << o.preset << " (" << policy.num_params() << " parameters) on " << label << "\n";
@@ -217,8 +225,9 @@ void run_model_bench(const ModelBenchOptions& o) {
     const int new_tokens = workload == "generate" ? s.new_tokens : workload == "grpo_update" ? s.length - s.prompt : 0;
     // A bf16 KV cache is its own dtype, so compare.py never files it under plain fp32.
     const bool bf16_cache = workload == "generate" && kv_cache == KvCache::Bf16;
-    nlohmann::json row = {{"impl", "aha"}, {"shape", o.preset}, {"workload", workload},
-                          {"dtype", bf16_cache ? "fp32-kv-bf16" : "fp32"},
+    const std::string row_dtype =
+        workload == "generate" ? (bf16_cache ? "fp32-kv-bf16" : "fp32") : dtype_name(dtype);
+    nlohmann::json row = {{"impl", "aha"}, {"shape", o.preset}, {"workload", workload}, {"dtype", row_dtype},
                           {"batch", batch}, {"T", T}, {"prompt", prompt}, {"new_tokens", new_tokens},
                           {"ms", ms}, {"tokens_per_s", tokens / (ms * 1e-3)}, {"params", policy.num_params()},
                           {"device", label}};
@@ -238,6 +247,12 @@ void run_model_bench(const ModelBenchOptions& o) {
     const double ms = time_ms(device, 2, 5, [&] { matmul(a, b); });
     rows.push_back({{"impl", "aha"}, {"workload", "matmul_peak"}, {"dtype", "tf32"},
                     {"n", n}, {"tflops", 2.0 * n * n * n / (ms * 1e-3) / 1e12}, {"device", label}});
+    if (dtype == DType::BF16) {  // the bf16 ceiling: bf16 operands, float32 sums, bf16 result
+      const Tensor a16 = cast(a, DType::BF16), b16 = cast(b, DType::BF16);
+      const double ms16 = time_ms(device, 2, 5, [&] { matmul(a16, b16, false, false, DType::BF16); });
+      rows.push_back({{"impl", "aha"}, {"workload", "matmul_peak"}, {"dtype", "bf16"},
+                      {"n", n}, {"tflops", 2.0 * n * n * n / (ms16 * 1e-3) / 1e12}, {"device", label}});
+    }
   }
 #endif
   for (const std::string& workload : workloads) {
@@ -285,14 +300,16 @@ void run_model_bench(const ModelBenchOptions& o) {
   std::printf("| workload | batch | shape | ms | tokens/s |\n|---|---|---|---|---|\n");
   for (const nlohmann::json& r : rows) {
     if (r["workload"] == "matmul_peak") {
-      std::printf("| matmul peak (8192^3, TF32) | | | | %.1f TFLOP/s |\n", r["tflops"].get<double>());
+      std::printf("| matmul peak (8192^3, %s) | | | | %.1f TFLOP/s |\n", r["dtype"].get<std::string>().c_str(),
+                  r["tflops"].get<double>());
       continue;
     }
     const std::string shape = r["workload"] == "generate"
                                   ? std::to_string(s.prompt) + " + " + std::to_string(s.new_tokens) + " new"
                                   : "T = " + std::to_string(s.length);
     const std::string workload = r["workload"].get<std::string>() +
-                                 (r.contains("kv_cache") ? " (" + r["kv_cache"].get<std::string>() + " KV cache)" : "");
+                                 (r.contains("kv_cache") ? " (" + r["kv_cache"].get<std::string>() + " KV cache)"
+                                                         : " (" + r["dtype"].get<std::string>() + ")");
     std::printf("| %s | %d | %s | %.1f | %.0f |\n", workload.c_str(), r["batch"].get<int>(),
                 shape.c_str(), r["ms"].get<double>(), r["tokens_per_s"].get<double>());
   }
@@ -333,6 +350,9 @@ void add_bench_model_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--kv-cache", o->kv_cache,
                   "KV cache of the generate workload: fp32, or bf16 (rows labelled dtype fp32-kv-bf16)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, std::string(kDtypeHelp) + "; for grpo_update and pretrain_step")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   cmd->add_option("--json", o->json, "also write the results as JSON lines here");

@@ -27,7 +27,7 @@ void run_grpo(const GrpoCommandArgs& a, const CLI::App& cmd) {
   if (!a.resume.empty()) {
     // A resumed run is the interrupted run: its settings come from the checkpoint.
     for (const char* knob : {"--preset", "--task", "--loss", "--seed", "--prompts", "--group-size", "--max-new",
-                             "--temperature", "--kv-cache", "--mu", "--minibatches", "--lr", "--warmup", "--beta",
+                             "--temperature", "--kv-cache", "--dtype", "--mu", "--minibatches", "--lr", "--warmup", "--beta",
                              "--clip-low", "--clip-high", "--std-scale", "--format-bonus", "--eval-every",
                              "--eval-problems", "--ckpt-every", "--init"})
       if (cmd.count(knob))

@@ -51,6 +51,7 @@ struct PretrainArgs {
   int steps = 0, batch_size = 0, grad_accum = 0, context = 0, warmup = 0, eval_every = 0, ckpt_every = 0;
   float lr = 0.0f;
   uint64_t seed = 0;
+  std::string dtype = "fp32";
 };
 
 struct Sources {
@@ -119,10 +120,11 @@ void run_pretrain(PretrainArgs a, const CLI::App& cmd) {
       train.lr = a.lr;
     }
     if (cmd.count("--seed")) train.seed = a.seed;
+    train.dtype = parse_dtype(a.dtype);
   } else {
     // A resumed run is the interrupted run: only its length may change.
     for (const char* knob : {"--preset", "--context", "--batch-size", "--grad-accum", "--warmup", "--eval-every",
-                             "--ckpt-every", "--lr", "--seed", "--task", "--mix"})
+                             "--ckpt-every", "--lr", "--seed", "--task", "--mix", "--dtype"})
       if (cmd.count(knob))
         throw std::runtime_error(std::string("pretrain: ") + knob +
                                  " cannot change on --resume (the checkpoint's settings continue)");
@@ -202,6 +204,7 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--context", a->context, "context length in tokens")->check(positive);
   cmd->add_option("--lr", a->lr, "peak learning rate (the floor scales with it)")->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", a->warmup, "linear warmup steps")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--dtype", a->dtype, kDtypeHelp)->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   cmd->add_option("--eval-every", a->eval_every, "validation loss every this many steps")->check(positive);
   cmd->add_option("--ckpt-every", a->ckpt_every, "checkpoint every this many steps")->check(positive);
   cmd->callback([a, cmd]() {

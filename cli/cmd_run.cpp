@@ -133,6 +133,7 @@ void run_pipeline(const RunArgs& a) {
     train.ckpt_every = train.steps;
     train.eval_every = std::max(1, train.steps / 10);
     train.warmup_steps = std::min(train.warmup_steps, train.steps / 10);
+    train.dtype = grpo.dtype;  // one --dtype for the whole run
     GPTConfig model = model_preset.model;
     if (preset.context) model.context = preset.context;
     data::CorpusConfig corpus = corpus_for_task(task, a.mix);

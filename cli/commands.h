@@ -11,6 +11,10 @@ class App;
 }
 
 namespace aha {
+// The help of every command's --dtype (GPT::set_dtype, model/gpt.h).
+inline constexpr const char* kDtypeHelp =
+    "precision of the training forward and backward: fp32 (TF32 products on CUDA), or bf16 mixed precision "
+    "(activations that feed the matrix products in bfloat16; weights, gradients, optimizer and every sum fp32)";
 void add_mlp_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);

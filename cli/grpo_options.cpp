@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/commands.h"
 #include "data/task.h"
 
 namespace aha {
@@ -28,6 +29,7 @@ void add_grpo_options(CLI::App* cmd, GrpoArgs& a, bool with_preset) {
                   "keys and values rounded to bfloat16; all math stays fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
+  cmd->add_option("--dtype", a.dtype, kDtypeHelp)->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   cmd->add_option("--mu", a.mu, "policy updates per batch (R1's mu)")->check(positive);
   cmd->add_option("--minibatches", a.minibatches, "optimiser steps per pass over the batch")->check(positive);
   cmd->add_option("--lr", a.lr, "AdamW learning rate")->check(CLI::PositiveNumber);
@@ -59,6 +61,7 @@ GrpoConfig make_grpo_config(const GrpoArgs& a) {
   if (a.group_size) c.rollout.group_size = a.group_size;
   if (a.temperature > 0) c.rollout.temperature = a.temperature;
   c.rollout.kv_cache = parse_kv_cache(a.kv_cache);
+  c.dtype = parse_dtype(a.dtype);
   if (a.mu) c.updates_per_batch = a.mu;
   if (a.minibatches) c.minibatches = a.minibatches;
   if (a.lr > 0) c.lr = a.lr;

@@ -21,6 +21,7 @@ struct GrpoArgs {
   float lr = 0, beta = -1, clip_low = -1, clip_high = -1, temperature = 0, format_bonus = -1;
   std::string std_scale;  // "", "on", "off"
   std::string kv_cache = "fp32";  // "fp32", "bf16": the rollouts' KV cache
+  std::string dtype = "fp32";     // "fp32", "bf16": the update's forward and backward (GPT::set_dtype)
   uint64_t seed = 1;
 };
 

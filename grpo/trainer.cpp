@@ -103,6 +103,7 @@ std::string to_json(const GrpoConfig& c) {
                       {"beta1", c.beta1},
                       {"beta2", c.beta2},
                       {"grad_clip", c.grad_clip},
+                      {"dtype", dtype_name(c.dtype)},
                       {"eval_every", c.eval_every},
                       {"eval_problems", c.eval_problems},
                       {"ckpt_every", c.ckpt_every},
@@ -139,6 +140,7 @@ GrpoConfig grpo_config_from_json(const std::string& text) {
     c.beta1 = j.at("beta1").get<float>();
     c.beta2 = j.at("beta2").get<float>();
     c.grad_clip = j.at("grad_clip").get<float>();
+    c.dtype = parse_dtype(j.value("dtype", std::string("fp32")));  // runs saved before the switch: fp32
     c.eval_every = j.at("eval_every").get<int>();
     c.eval_problems = j.at("eval_problems").get<int>();
     c.ckpt_every = j.at("ckpt_every").get<int>();
@@ -449,8 +451,12 @@ GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions
                              "; ask for more --steps to continue it");
 
   GPT policy = base.load_model(device);
+  policy.set_dtype(config.dtype);
   std::unique_ptr<GPT> reference;
-  if (config.objective.beta != 0.0f) reference = std::make_unique<GPT>(base.load_model(device));
+  if (config.objective.beta != 0.0f) {
+    reference = std::make_unique<GPT>(base.load_model(device));
+    reference->set_dtype(config.dtype);
+  }
   AdamWConfig adam;
   adam.beta1 = config.beta1;
   adam.beta2 = config.beta2;

@@ -41,6 +41,7 @@ struct GrpoConfig {
   float beta1 = 0.9f;
   float beta2 = 0.99f;
   float grad_clip = 1.0f;
+  DType dtype = DType::F32;         // the update's forward and backward: fp32, or bf16 mixed precision (--dtype)
   int eval_every = 25;              // greedy held-out pass@1 every this many steps (0 = never)
   int eval_problems = 200;          // problems per held-out eval
   int ckpt_every = 50;

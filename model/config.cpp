@@ -90,7 +90,7 @@ bool TrainConfig::operator==(const TrainConfig& o) const {
          min_lr == o.min_lr && warmup_steps == o.warmup_steps && weight_decay == o.weight_decay &&
          beta1 == o.beta1 && beta2 == o.beta2 && grad_clip == o.grad_clip &&
          eval_every == o.eval_every && eval_batches == o.eval_batches && ckpt_every == o.ckpt_every &&
-         seed == o.seed;
+         seed == o.seed && dtype == o.dtype;
 }
 
 // The presets of DESIGN.md. Model shapes are the issue's; the training knobs
@@ -173,7 +173,8 @@ std::string to_json(const TrainConfig& c) {
                       {"eval_batches", c.eval_batches},
                       {"ckpt_every", c.ckpt_every},
                       // a string: JSON readers (Python, JavaScript) lose 64-bit integers
-                      {"seed", std::to_string(c.seed)}};
+                      {"seed", std::to_string(c.seed)},
+                      {"dtype", dtype_name(c.dtype)}};
   return j.dump();
 }
 
@@ -207,6 +208,8 @@ TrainConfig train_config_from_json(const std::string& text) {
   c.eval_every = field<int>(j, "eval_every", owner);
   c.eval_batches = field<int>(j, "eval_batches", owner);
   c.ckpt_every = field<int>(j, "ckpt_every", owner);
+  // Checkpoints written before the switch existed have none: they trained in fp32.
+  c.dtype = parse_dtype(j.value("dtype", std::string("fp32")));
   std::string seed = field<std::string>(j, "seed", owner);
   try {
     size_t used = 0;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/tensor.h"
+
 namespace aha {
 
 // GPT-2-style decoder shape (Radford et al. 2019), nanoGPT naming.
@@ -43,6 +45,9 @@ struct TrainConfig {
   int eval_batches = 4;     // micro-batches per validation estimate
   int ckpt_every = 500;     // checkpoint every this many steps (and at the end)
   uint64_t seed = 1;        // the one seed: initialisation and data order
+  // The training forward's precision (GPT::set_dtype): fp32, or bf16 mixed
+  // precision (--dtype bf16). Not a preset setting: always a choice of the run.
+  DType dtype = DType::F32;
 
   void validate() const;
   bool operator==(const TrainConfig& other) const;

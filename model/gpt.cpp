@@ -102,6 +102,7 @@ int64_t GPT::num_params() const {
 
 GPT GPT::clone() const {
   GPT copy(config_, device_);
+  copy.dtype_ = dtype_;
   copy.copy_params_from(*this);
   return copy;
 }
@@ -157,6 +158,11 @@ Var lm_head(const GPT& model, const Var& x) {
 
 // The training forward. Each block, pre-LayerNorm (GPT-2 section 2.3):
 //   x = x + W_o Attn(LN_1(x));   x = x + MLP(LN_2(x))
+// With dtype bf16, LN_1 and LN_2 write bf16, so q, k, v, the attention output
+// and the MLP's hidden layer are bf16 too (each linear layer's output takes
+// its input's dtype); the two residual projections add into the fp32 stream x.
+// The head stays fp32: the log-probabilities that GRPO's ratio compares are
+// as exact as in the fp32 path, and with a small vocabulary it costs little.
 Var GPT::forward(const Tensor& tokens) const {
   if (tokens.ndim() != 2) forward_error("tokens must be [B, T], got " + tokens.shape().str());
   const int64_t B = tokens.size(0), T = tokens.size(1);
@@ -166,15 +172,17 @@ Var GPT::forward(const Tensor& tokens) const {
   if (tokens.device() != device_)
     forward_error(std::string("tokens on ") + device_name(tokens.device()) + ", model on " +
                   device_name(device_));
-  Var x = embed(*this, tokens, positions_for(B, T, device_));  // [B, T, C]
+  const DType act = dtype_;  // what the products read
+  const float eps = 1e-5f;
+  Var x = embed(*this, tokens, positions_for(B, T, device_));  // [B, T, C], fp32
   for (const GPTBlock& block : blocks) {
-    Var h = layernorm(x, block.ln1_gamma, block.ln1_beta);
+    Var h = layernorm(x, block.ln1_gamma, block.ln1_beta, eps, act);
     // The fused op: heads stay interleaved in [B, T, C], no [B, H, T, T] scores
     // (attend() above is the same computation composed from primitive ops).
     Var y = causal_attention(linear(h, block.w_q, block.b_q), linear(h, block.w_k, block.b_k),
                              linear(h, block.w_v, block.b_v), config_.n_heads);  // [B, T, C]
     x = linear(y, block.w_attn_out, block.b_attn_out, x);          // x + W_o y + b_o
-    x = mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta), x);  // x + MLP(LN_2(x))
+    x = mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta, eps, act), x);  // x + MLP(LN_2(x))
   }
   return lm_head(*this, x);  // [B*T, V]
 }

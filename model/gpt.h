@@ -52,6 +52,14 @@ class GPT {
 
   // tokens [B, T] (float-coded ids, T <= context) -> logits [B*T, V].
   Var forward(const Tensor& tokens) const;
+  // The training forward's precision (`--dtype`). fp32: everything float32
+  // (TF32 products on CUDA). bf16, mixed precision: what the matrix products
+  // and attention read (LayerNorm outputs, q, k, v, attention outputs, the MLP's
+  // hidden layer) is stored in bf16, with fp32 math inside each op; the
+  // weights, the residual stream, the logits and every gradient of a weight
+  // stay float32. Inference (model/inference.h) is float32 either way.
+  void set_dtype(DType dtype) { dtype_ = dtype; }
+  DType dtype() const { return dtype_; }
   // Masked next-token loss: mean over positions with mask 1 of
   // -log softmax(logits)[target]. tokens, targets, mask all [B, T].
   Var loss(const Tensor& tokens, const Tensor& targets, const Tensor& mask) const;
@@ -77,6 +85,7 @@ class GPT {
  private:
   GPTConfig config_;
   Device device_;
+  DType dtype_ = DType::F32;
   std::vector<NamedParam> named_;
 };
 

@@ -114,6 +114,7 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
   const int last_step = options.stop_at > 0 ? std::min(options.stop_at, train.steps) : train.steps;
 
   GPT model(model_config, device);
+  model.set_dtype(train.dtype);
   AdamWConfig adam;
   adam.beta1 = train.beta1;
   adam.beta2 = train.beta2;

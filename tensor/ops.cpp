@@ -97,9 +97,16 @@ void check_rows_match(const char* op, const Tensor& logits, const Tensor& per_ro
 
 // ---- matrix products ----
 
-Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-  const char* op = "matmul";
-  Device dev = same_device(op, a, b);
+namespace {
+
+// The sizes of C[b] = op(A[b]) @ op(B[b]) (tensor/ops.h), checked.
+struct MatmulDims {
+  int64_t batch, M, N, K;
+  bool b_shared;
+  Shape out;  // A's batch dims, then [M, N]
+};
+
+MatmulDims matmul_dims(const char* op, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   check_min_dims(op, a, 2);
   check_min_dims(op, b, 2);
   int64_t M = trans_a ? a.size(-1) : a.size(-2);
@@ -121,16 +128,51 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   Shape out_shape = a.shape();
   out_shape.dims[a.ndim() - 2] = M;
   out_shape.dims[a.ndim() - 1] = N;
-  Tensor out = Tensor::empty(out_shape, dev);
+  return MatmulDims{batch, M, N, K, b_shared, out_shape};
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  const char* op = "matmul";
+  Device dev = same_device(op, a, b);
+  const MatmulDims d = matmul_dims(op, a, b, trans_a, trans_b);
+  Tensor out = Tensor::empty(d.out, dev);
   if (out.numel() == 0) return out;
-  if (K == 0) {
+  if (d.K == 0) {
     fill_(out, 0.0f);
     return out;
   }
-  AHA_DISPATCH(dev, matmul(a.data(), b.data(), out.data(), batch, M, N, K, trans_a, trans_b, b_shared));
+  AHA_DISPATCH(dev, matmul(a.data(), b.data(), out.data(), d.batch, d.M, d.N, d.K, trans_a, trans_b, d.b_shared));
   return out;
 }
 
+// The bf16 path's product: bf16 operands, float32 sums, the result rounded
+// once to `out` (or kept float32). Two fp32 operands are the op above.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, DType out) {
+  const char* op = "matmul";
+  Device dev = same_device(op, a, b);
+  if (a.dtype() != b.dtype())
+    shape_error(op, std::string("operands of different dtypes (") + dtype_name(a.dtype()) + " and " +
+                        dtype_name(b.dtype()) + "): both bf16, or both fp32");
+  if (a.dtype() == DType::F32) {
+    if (out != DType::F32)
+      shape_error(op, std::string("fp32 operands give an fp32 result, not ") + dtype_name(out) +
+                          " (cast the operands to bf16 for a bf16 product)");
+    return matmul(a, b, trans_a, trans_b);
+  }
+  const MatmulDims d = matmul_dims(op, a, b, trans_a, trans_b);
+  if (d.out.numel() == 0 || d.K == 0) return Tensor::zeros(d.out, dev, out);  // an empty sum is 0
+  Tensor c = Tensor::empty(d.out, dev, out);
+  void* c_data = out == DType::BF16 ? (void*)c.data_bf16() : (void*)c.data();
+  AHA_DISPATCH(dev, matmul_bf16(a.data_bf16(), b.data_bf16(), c_data, out, d.batch, d.M, d.N, d.K, trans_a,
+                                trans_b, d.b_shared));
+  return c;
+}
+
+// With x bf16 (the bf16 path), w is rounded to bf16 for the product, b and
+// the residual stay fp32 and are added to the fp32 sums; y is rounded to bf16
+// only when it feeds another product (no residual): the residual stream stays fp32.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual) {
   const char* op = "linear";
   Device dev = same_device(op, x, w);
@@ -141,7 +183,14 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& r
     shape_error(op, "x " + x.shape().str() + ", w " + w.shape().str() + ", b " + b.shape().str() +
                         ": needs x [.., K], w [K, N], b [N]");
   const int64_t N = w.size(1), rows = x.shape().rows();
-  Tensor out = Tensor::empty(x.shape().with_last(N), dev);
+  const bool bf16 = x.dtype() == DType::BF16;
+  if (bf16 && (w.dtype() != DType::F32 || b.dtype() != DType::F32 ||
+               (residual.defined() && residual.dtype() != DType::F32)))
+    shape_error(op, std::string("bf16 x takes fp32 w, b and residual, got w ") + dtype_name(w.dtype()) + ", b " +
+                        dtype_name(b.dtype()) + (residual.defined() ? ", residual " : "") +
+                        (residual.defined() ? dtype_name(residual.dtype()) : ""));
+  const DType y_dtype = bf16 && !residual.defined() ? DType::BF16 : DType::F32;
+  Tensor out = Tensor::empty(x.shape().with_last(N), dev, y_dtype);
   if (residual.defined()) {
     same_device(op, x, residual);
     if (residual.shape() != out.shape())
@@ -149,6 +198,18 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& r
   }
   if (out.numel() == 0) return out;
   const float* r = residual.defined() ? residual.data() : nullptr;
+  if (bf16) {
+    // The weight and the bias are rounded to bf16, as autocast does; the bias
+    // is then read in y's type (cuBLASLt's epilogue takes it so): bf16 bits, or
+    // the rounded values widened back to fp32 when y is the fp32 residual sum.
+    const Tensor w_bf16 = cast(w, DType::BF16), b_bf16 = cast(b, DType::BF16);
+    const Tensor b_y = cast(b_bf16, y_dtype);
+    const bool y16 = y_dtype == DType::BF16;
+    void* y = y16 ? (void*)out.data_bf16() : (void*)out.data();
+    const void* bias = y16 ? (const void*)b_y.data_bf16() : (const void*)b_y.data();
+    AHA_DISPATCH(dev, linear_bf16(x.data_bf16(), w_bf16.data_bf16(), bias, r, y, rows, N, K));
+    return out;
+  }
   AHA_DISPATCH(dev, linear(x.data(), w.data(), b.data(), r, out.data(), rows, N, K));
   return out;
 }
@@ -218,7 +279,14 @@ Tensor log(const Tensor& a) { return unary_op("log", UnaryOp::Log, a); }
 Tensor tanh(const Tensor& a) { return unary_op("tanh", UnaryOp::Tanh, a); }
 Tensor sqrt(const Tensor& a) { return unary_op("sqrt", UnaryOp::Sqrt, a); }
 Tensor relu(const Tensor& a) { return unary_op("relu", UnaryOp::Relu, a); }
-Tensor gelu(const Tensor& a) { return unary_op("gelu", UnaryOp::Gelu, a); }
+// A bf16 a (the bf16 path) gives a bf16 result: the float formula, one rounding.
+Tensor gelu(const Tensor& a) {
+  check_defined("gelu", a);
+  if (a.dtype() == DType::F32) return unary_op("gelu", UnaryOp::Gelu, a);
+  Tensor out = Tensor::empty(a.shape(), a.device(), DType::BF16);
+  AHA_DISPATCH(a.device(), gelu_bf16(a.data_bf16(), out.data_bf16(), a.numel()));
+  return out;
+}
 
 Tensor relu_backward(const Tensor& x, const Tensor& dy) {
   Device dev = same_device("relu_backward", x, dy);
@@ -228,11 +296,17 @@ Tensor relu_backward(const Tensor& x, const Tensor& dy) {
   return dx;
 }
 
+// x and dy both fp32, or both bf16 (dx bf16, one rounding): a gradient has its value's dtype.
 Tensor gelu_backward(const Tensor& x, const Tensor& dy) {
   Device dev = same_device("gelu_backward", x, dy);
   check_same_shape("gelu_backward", x, dy);
-  Tensor dx = Tensor::empty(x.shape(), dev);
-  AHA_DISPATCH(dev, gelu_backward(x.data(), dy.data(), dx.data(), x.numel()));
+  if (x.dtype() != dy.dtype())
+    shape_error("gelu_backward", std::string("x is ") + dtype_name(x.dtype()) + " but dy is " +
+                                     dtype_name(dy.dtype()) + ": both fp32, or both bf16");
+  Tensor dx = Tensor::empty(x.shape(), dev, x.dtype());
+  if (x.dtype() == DType::BF16)
+    AHA_DISPATCH(dev, gelu_backward_bf16(x.data_bf16(), dy.data_bf16(), dx.data_bf16(), x.numel()));
+  else AHA_DISPATCH(dev, gelu_backward(x.data(), dy.data(), dx.data(), x.numel()));
   return dx;
 }
 
@@ -248,8 +322,10 @@ Tensor max_all(const Tensor& a) { return reduce_all_op("max_all", ReduceOp::Max,
 Tensor sum_rows(const Tensor& a) {
   check_defined("sum_rows", a);
   check_min_dims("sum_rows", a, 1);
-  Tensor out = Tensor::empty(Shape{a.shape().last()}, a.device());
-  AHA_DISPATCH(a.device(), sum_rows(a.data(), out.data(), a.shape().rows(), a.shape().last()));
+  Tensor out = Tensor::empty(Shape{a.shape().last()}, a.device());  // fp32 for a bf16 a too: a sum
+  if (a.dtype() == DType::BF16)
+    AHA_DISPATCH(a.device(), sum_rows_bf16(a.data_bf16(), out.data(), a.shape().rows(), a.shape().last()));
+  else AHA_DISPATCH(a.device(), sum_rows(a.data(), out.data(), a.shape().rows(), a.shape().last()));
   return out;
 }
 
@@ -300,22 +376,34 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& dy) {
 
 // ---- layernorm ----
 
-LayerNormResult layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+// x, gamma, beta fp32 (on the bf16 path x is the fp32 residual stream); y in
+// `out`, computed in float and rounded once; mean and rstd fp32.
+LayerNormResult layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, DType out) {
   const char* op = "layernorm";
   Device dev = same_device(op, x, gamma);
   same_device(op, x, beta);
   check_min_dims(op, x, 1);
+  if (x.dtype() != DType::F32 || gamma.dtype() != DType::F32 || beta.dtype() != DType::F32)
+    shape_error(op, std::string("x, gamma and beta must be fp32 (y may be bf16), got ") + dtype_name(x.dtype()) +
+                        ", " + dtype_name(gamma.dtype()) + ", " + dtype_name(beta.dtype()));
   int64_t C = x.shape().last();
   if (gamma.shape() != Shape{C} || beta.shape() != Shape{C})
     shape_error(op, "gamma " + gamma.shape().str() + " and beta " + beta.shape().str() +
                         " must be [" + std::to_string(C) + "] for x " + x.shape().str());
   LayerNormResult r;
-  r.y = Tensor::empty(x.shape(), dev);
+  r.y = Tensor::empty(x.shape(), dev, out);
   r.mean = Tensor::empty(x.shape().without_last(), dev);
   r.rstd = Tensor::empty(x.shape().without_last(), dev);
-  AHA_DISPATCH(dev, layernorm(x.data(), gamma.data(), beta.data(), r.y.data(), r.mean.data(),
-                              r.rstd.data(), x.shape().rows(), C, eps));
+  if (out == DType::BF16)
+    AHA_DISPATCH(dev, layernorm_bf16(x.data(), gamma.data(), beta.data(), r.y.data_bf16(), r.mean.data(),
+                                     r.rstd.data(), x.shape().rows(), C, eps));
+  else AHA_DISPATCH(dev, layernorm(x.data(), gamma.data(), beta.data(), r.y.data(), r.mean.data(),
+                                   r.rstd.data(), x.shape().rows(), C, eps));
   return r;
+}
+
+LayerNormResult layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+  return layernorm(x, gamma, beta, eps, DType::F32);
 }
 
 LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
@@ -324,6 +412,12 @@ LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tenso
   Device dev = same_device(op, dy, x);
   same_device(op, x, gamma);
   check_same_shape(op, dy, x);
+  // dy is y's gradient, fp32 or bf16; dx is x's, fp32 like x.
+  if (x.dtype() != DType::F32 || gamma.dtype() != DType::F32 || mean.dtype() != DType::F32 ||
+      rstd.dtype() != DType::F32)
+    shape_error(op, std::string("x, gamma, mean and rstd must be fp32 (dy may be bf16), got ") +
+                        dtype_name(x.dtype()) + ", " + dtype_name(gamma.dtype()) + ", " + dtype_name(mean.dtype()) +
+                        ", " + dtype_name(rstd.dtype()));
   int64_t C = x.shape().last(), rows = x.shape().rows();
   if (gamma.numel() != C || mean.numel() != rows || rstd.numel() != rows)
     shape_error(op, "gamma " + gamma.shape().str() + ", mean " + mean.shape().str() + ", rstd " +
@@ -332,8 +426,11 @@ LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tenso
   g.dx = Tensor::empty(x.shape(), dev);
   g.dgamma = Tensor::empty(Shape{C}, dev);
   g.dbeta = Tensor::empty(Shape{C}, dev);
-  AHA_DISPATCH(dev, layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(),
-                                       g.dx.data(), g.dgamma.data(), g.dbeta.data(), rows, C));
+  if (dy.dtype() == DType::BF16)
+    AHA_DISPATCH(dev, layernorm_backward_bf16(dy.data_bf16(), x.data(), gamma.data(), mean.data(), rstd.data(),
+                                              g.dx.data(), g.dgamma.data(), g.dbeta.data(), rows, C));
+  else AHA_DISPATCH(dev, layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(),
+                                            g.dx.data(), g.dgamma.data(), g.dbeta.data(), rows, C));
   return g;
 }
 
@@ -424,16 +521,38 @@ static int64_t check_attention_inputs(const char* op, const Tensor& q, const Ten
   if (k.shape() != q.shape() || v.shape() != q.shape())
     shape_error(op, "q " + q.shape().str() + ", k " + k.shape().str() + " and v " + v.shape().str() +
                         " must have one shape");
+  if (k.dtype() != q.dtype() || v.dtype() != q.dtype())
+    shape_error(op, std::string("q, k and v must have one dtype, got ") + dtype_name(q.dtype()) + ", " +
+                        dtype_name(k.dtype()) + " and " + dtype_name(v.dtype()));
   const int64_t C = q.size(2);
   if (n_heads < 1 || C % n_heads != 0)
     shape_error(op, "n_heads " + std::to_string(n_heads) + " does not divide C = " + std::to_string(C));
   return C / n_heads;
 }
 
+static Tensor to_f32(const Tensor& t) { return cast(t, DType::F32); }
+static Tensor to_bf16(const Tensor& t) { return cast(t, DType::BF16); }
+
 Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int n_heads, Tensor& lse) {
   const char* op = "causal_attention";
   const int64_t D = check_attention_inputs(op, q, k, v, n_heads);
   const int64_t B = q.size(0), T = q.size(1);
+  // bf16 storage, float32 math. On the GPU, head dims 32 and 64 have native
+  // bf16 kernels (tensor/cuda/attention_bf16.cu); elsewhere a bf16 call widens
+  // q, k, v (exact), runs the float kernels and rounds y once: the reference.
+  if (q.dtype() == DType::BF16) {
+#if AHA_CUDA
+    if (q.device() == Device::CUDA && cuda::causal_attention_bf16_supports(D)) {
+      Tensor y = Tensor::empty(q.shape(), q.device(), DType::BF16);
+      lse = Tensor::empty(Shape{B, n_heads, T}, q.device());
+      if (y.numel() > 0)
+        cuda::causal_attention_bf16(q.data_bf16(), k.data_bf16(), v.data_bf16(), y.data_bf16(), lse.data(), B, T,
+                                    n_heads, D);
+      return y;
+    }
+#endif
+    return to_bf16(causal_attention(to_f32(q), to_f32(k), to_f32(v), n_heads, lse));
+  }
   Tensor y = Tensor::empty(q.shape(), q.device());
   lse = Tensor::empty(Shape{B, n_heads, T}, q.device());
   if (y.numel() > 0) AHA_DISPATCH(q.device(), causal_attention(q.data(), k.data(), v.data(), y.data(), lse.data(),
@@ -453,6 +572,26 @@ void causal_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v
   if (y.shape() != q.shape() || dy.shape() != q.shape() || lse.shape() != Shape{B, n_heads, T})
     shape_error(op, "y " + y.shape().str() + ", dy " + dy.shape().str() + " and lse " + lse.shape().str() +
                         " do not fit q " + q.shape().str() + " with " + std::to_string(n_heads) + " heads");
+  if (y.dtype() != q.dtype() || dy.dtype() != q.dtype())
+    shape_error(op, std::string("y and dy must be ") + dtype_name(q.dtype()) + " like q, got " +
+                        dtype_name(y.dtype()) + " and " + dtype_name(dy.dtype()));
+  if (q.dtype() == DType::BF16) {  // as in the forward: native on the GPU, else widen and round each gradient once
+#if AHA_CUDA
+    if (q.device() == Device::CUDA && cuda::causal_attention_bf16_supports(D)) {
+      dq = Tensor::empty(q.shape(), q.device(), DType::BF16);
+      dk = Tensor::empty(q.shape(), q.device(), DType::BF16);
+      dv = Tensor::empty(q.shape(), q.device(), DType::BF16);
+      if (q.numel() > 0)
+        cuda::causal_attention_backward_bf16(q.data_bf16(), k.data_bf16(), v.data_bf16(), y.data_bf16(), lse.data(),
+                                             dy.data_bf16(), dq.data_bf16(), dk.data_bf16(), dv.data_bf16(), B, T,
+                                             n_heads, D);
+      return;
+    }
+#endif
+    causal_attention_backward(to_f32(q), to_f32(k), to_f32(v), to_f32(y), lse, to_f32(dy), n_heads, dq, dk, dv);
+    dq = to_bf16(dq), dk = to_bf16(dk), dv = to_bf16(dv);
+    return;
+  }
   dq = Tensor::empty(q.shape(), q.device());
   dk = Tensor::empty(q.shape(), q.device());
   dv = Tensor::empty(q.shape(), q.device());
@@ -571,6 +710,15 @@ Tensor decode_attention_bf16(const Tensor& qkv, int64_t column, const Tensor& ke
 }
 
 uint16_t bf16_round(float x) { return cpu::bf16_round(x); }
+
+Tensor cast(const Tensor& x, DType dtype) {
+  check_defined("cast", x);
+  if (x.dtype() == dtype) return x;
+  Tensor y = Tensor::empty(x.shape(), x.device(), dtype);
+  if (dtype == DType::BF16) AHA_DISPATCH(x.device(), cast_to_bf16(x.data(), y.data_bf16(), x.numel()));
+  else AHA_DISPATCH(x.device(), cast_to_f32(x.data_bf16(), y.data(), x.numel()));
+  return y;
+}
 float bf16_widen(uint16_t bits) { return cpu::bf16_widen(bits); }
 
 void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
@@ -689,7 +837,10 @@ void axpy_(Tensor& a, float alpha, const Tensor& b) {
 void add_(Tensor& a, const Tensor& b) {
   Device dev = same_device("add_", a, b);
   if (a.numel() != b.numel()) shape_error("add_", "sizes differ: " + shapes(a, b));
-  AHA_DISPATCH(dev, axpy(a.data(), b.data(), a.numel(), 1.0f));
+  if (a.dtype() != b.dtype())
+    shape_error("add_", std::string("dtypes differ: ") + dtype_name(a.dtype()) + " += " + dtype_name(b.dtype()));
+  if (a.dtype() == DType::BF16) AHA_DISPATCH(dev, add_bf16_(a.data_bf16(), b.data_bf16(), a.numel()));
+  else AHA_DISPATCH(dev, axpy(a.data(), b.data(), a.numel(), 1.0f));
 }
 
 void mul_scalar_(Tensor& a, float s) {

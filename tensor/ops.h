@@ -13,6 +13,7 @@
 namespace aha {
 
 class Tensor;
+enum class DType;
 
 // ---- matrix products (tensor/cpu/matmul.cpp, tensor/cuda/matmul.cu) ----
 // C[b] = op(A[b]) @ op(B[b]), op(X) = X^T when the flag is set.
@@ -25,6 +26,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 // in the product's epilogue (cuBLASLt), so y is written once instead of
 // written, read and written again for each addition.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual = Tensor());
+// The same product with both operands bf16 (or both fp32 with out fp32), the
+// result in `out`: the bf16 path's backward (see "bf16" below).
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, DType out);
 // TF32 on CUDA is on by default; exact float32 for parity tests. No effect on CPU.
 void set_tf32(bool enabled);
 bool tf32_enabled();
@@ -80,6 +84,8 @@ struct LayerNormResult {
   Tensor mean;  // [..]   saved for backward
   Tensor rstd;  // [..]   1 / sqrt(var + eps)
 };
+// y comes out in `out` (bf16 on the bf16 path); mean and rstd are float32.
+LayerNormResult layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, DType out);
 LayerNormResult layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
 struct LayerNormGrads {
   Tensor dx, dgamma, dbeta;
@@ -197,9 +203,27 @@ struct DecodeState {
 // [Bc, 1], what the next decode step feeds (0 for stopped rows).
 void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
                   Tensor& next_positions, const SampleStepConfig& config, const Tensor& clock = Tensor());
+// ---- bf16 (tensor/cpu/bf16.cpp, tensor/cuda/bf16.cu) ----
+// The mixed-precision training path (`--dtype bf16`, model/gpt.h) keeps the
+// activations that feed matrix products in bf16 and everything else (weights,
+// their gradients, optimizer state, the residual stream, every sum) in float32.
+// The ops below take bf16 tensors; every other op takes float32 only and
+// refuses bf16 with a clear error (Tensor::data()). Math is float32 inside.
+//   cast             fp32 -> bf16 rounds to nearest even, bf16 -> fp32 is exact;
+//                    a tensor already of `dtype` comes back as it is (no copy).
+//   add_             bf16 += bf16 (gradient accumulation), one rounding.
+//   linear           x bf16, w and b fp32, rounded to bf16 for the product (as
+//                    autocast does); y fp32 with a residual (fp32), else bf16.
+//   matmul(.., out)  a, b bf16; float32 accumulation; result fp32 or bf16.
+//   sum_rows         bf16 in, fp32 out (a bias gradient).
+//   layernorm(.., out)  x fp32 -> y bf16; layernorm_backward takes dy bf16, gives dx fp32.
+//   gelu, gelu_backward  bf16 in, bf16 out.
+//   causal_attention(+ _backward)  q, k, v, y, dy, dq, dk, dv all bf16.
+Tensor cast(const Tensor& x, DType dtype);
+
 // ---- in place (tensor/cpu/inplace.cpp) ----
 void fill_(Tensor& a, float value);
-void add_(Tensor& a, const Tensor& b);           // a += b, same numel
+void add_(Tensor& a, const Tensor& b);           // a += b, same numel and dtype
 void mul_scalar_(Tensor& a, float s);            // a *= s
 void axpy_(Tensor& a, float alpha, const Tensor& b);  // a += alpha * b
 

@@ -47,6 +47,19 @@ void synchronize(Device device) {
   (void)device;
 }
 
+// ---- element types ----
+
+const char* dtype_name(DType dtype) { return dtype == DType::BF16 ? "bf16" : "fp32"; }
+
+DType parse_dtype(const std::string& name) {
+  if (name == "fp32") return DType::F32;
+  if (name == "bf16") return DType::BF16;
+  throw std::runtime_error("unknown dtype '" + name + "' (expected fp32 or bf16)");
+}
+
+// 32-bit words that hold n elements: bf16 packs two a word.
+static int64_t words_for(int64_t n, DType dtype) { return dtype == DType::BF16 ? (n + 1) / 2 : n; }
+
 // ---- shapes ----
 
 Shape::Shape(std::initializer_list<int64_t> sizes) : Shape(std::vector<int64_t>(sizes)) {}
@@ -110,14 +123,17 @@ std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(
 
 // ---- storage: one allocation on one device, shared by every view of it ----
 
+// The allocators hand out 32-bit words; a bf16 tensor takes half as many.
 struct Storage {
   float* data = nullptr;
   int64_t numel = 0;
   Device device = Device::CPU;
+  DType dtype = DType::F32;
 
-  Storage(int64_t n, Device dev) : numel(n), device(dev) {
+  Storage(int64_t n, Device dev, DType type) : numel(n), device(dev), dtype(type) {
     require_device(dev);
-    data = n == 0 ? nullptr : AHA_DISPATCH(dev, alloc(n));
+    const int64_t words = words_for(n, type);
+    data = words == 0 ? nullptr : AHA_DISPATCH(dev, alloc(words));
   }
   // A destructor must not throw: free directly on the storage's own backend.
   ~Storage() {
@@ -142,20 +158,49 @@ Device Tensor::device() const {
   return storage_->device;
 }
 
-float* Tensor::data() {
+DType Tensor::dtype() const {
   if (!storage_) throw std::runtime_error("Tensor: use of an undefined tensor");
+  return storage_->dtype;
+}
+
+float* Tensor::words() const {
+  if (!storage_) throw std::runtime_error("Tensor: use of an undefined tensor");
+  return storage_->data;
+}
+
+// The guard of the bf16 path: an op that does not take bf16 reads its inputs
+// through data(), so a bf16 tensor reaching it stops here with a clear error
+// instead of being read as floats.
+static void dtype_error(const Shape& shape, DType has, DType asked) {
+  throw std::runtime_error(std::string("Tensor: ") + dtype_name(asked) + " data asked of a " + dtype_name(has) +
+                           " tensor " + shape.str() + " (this op takes " + dtype_name(asked) +
+                           " tensors only; cast first)");
+}
+
+float* Tensor::data() {
+  if (dtype() != DType::F32) dtype_error(shape_, dtype(), DType::F32);
   return storage_->data;
 }
 
 const float* Tensor::data() const {
-  if (!storage_) throw std::runtime_error("Tensor: use of an undefined tensor");
+  if (dtype() != DType::F32) dtype_error(shape_, dtype(), DType::F32);
   return storage_->data;
+}
+
+uint16_t* Tensor::data_bf16() {
+  if (dtype() != DType::BF16) dtype_error(shape_, dtype(), DType::BF16);
+  return reinterpret_cast<uint16_t*>(storage_->data);
+}
+
+const uint16_t* Tensor::data_bf16() const {
+  if (dtype() != DType::BF16) dtype_error(shape_, dtype(), DType::BF16);
+  return reinterpret_cast<const uint16_t*>(storage_->data);
 }
 
 // ---- factories ----
 
-Tensor Tensor::empty(const Shape& shape, Device device) {
-  return Tensor(std::make_shared<Storage>(shape.numel(), device), shape);
+Tensor Tensor::empty(const Shape& shape, Device device, DType dtype) {
+  return Tensor(std::make_shared<Storage>(shape.numel(), device, dtype), shape);
 }
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
@@ -164,7 +209,14 @@ Tensor Tensor::full(const Shape& shape, float value, Device device) {
   return t;
 }
 
-Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0f, device); }
+Tensor Tensor::zeros(const Shape& shape, Device device, DType dtype) {
+  if (dtype == DType::F32) return full(shape, 0.0f, device);
+  // bf16 zero is all bits zero: fill the words with float 0.0f (also all zero bits).
+  Tensor t = empty(shape, device, dtype);
+  const int64_t words = words_for(t.numel(), dtype);
+  if (words > 0) AHA_DISPATCH(device, fill(t.words(), words, 0.0f));
+  return t;
+}
 Tensor Tensor::ones(const Shape& shape, Device device) { return full(shape, 1.0f, device); }
 Tensor Tensor::scalar(float value, Device device) { return full(Shape{}, value, device); }
 
@@ -209,16 +261,21 @@ Tensor Tensor::reshape(const Shape& shape) const {
 void Tensor::copy_from(const Tensor& src) {
   if (src.numel() != numel())
     throw ShapeError("copy_from: source " + src.shape().str() + " into " + shape_.str());
+  if (src.dtype() != dtype())
+    throw ShapeError(std::string("copy_from: source is ") + dtype_name(src.dtype()) + ", destination " +
+                     dtype_name(dtype()) + " (cast first)");
   if (numel() == 0) return;
+  // Whole 32-bit words, whatever the dtype: a bf16 tensor's bytes as they are.
+  const int64_t n = words_for(numel(), dtype());
   Device from = src.device(), to = device();
   if (from == Device::CPU && to == Device::CPU) {
-    cpu::copy(data(), src.data(), numel());
+    cpu::copy(words(), src.words(), n);
     return;
   }
 #if AHA_CUDA
-  if (from == Device::CUDA && to == Device::CUDA) cuda::copy(data(), src.data(), numel());
-  else if (from == Device::CUDA) cuda::copy_to_host(data(), src.data(), numel());
-  else cuda::copy_from_host(data(), src.data(), numel());
+  if (from == Device::CUDA && to == Device::CUDA) cuda::copy(words(), src.words(), n);
+  else if (from == Device::CUDA) cuda::copy_to_host(words(), src.words(), n);
+  else cuda::copy_from_host(words(), src.words(), n);
 #else
   require_device(Device::CUDA);
 #endif
@@ -226,13 +283,13 @@ void Tensor::copy_from(const Tensor& src) {
 
 Tensor Tensor::to(Device device) const {
   if (this->device() == device) return *this;
-  Tensor t = empty(shape_, device);
+  Tensor t = empty(shape_, device, dtype());
   t.copy_from(*this);
   return t;
 }
 
 Tensor Tensor::clone() const {
-  Tensor t = empty(shape_, device());
+  Tensor t = empty(shape_, device(), dtype());
   t.copy_from(*this);
   return t;
 }
@@ -242,10 +299,11 @@ Tensor Tensor::clone() const {
 std::vector<float> Tensor::to_vector() const {
   std::vector<float> out((size_t)numel());
   if (out.empty()) return out;
-  if (device() == Device::CPU) {
-    std::memcpy(out.data(), data(), out.size() * sizeof(float));
+  const Tensor host = to(Device::CPU);  // itself when already there
+  if (dtype() == DType::BF16) {
+    const uint16_t* bits = host.data_bf16();
+    for (size_t i = 0; i < out.size(); ++i) out[i] = bf16_widen(bits[i]);
   } else {
-    Tensor host = to(Device::CPU);
     std::memcpy(out.data(), host.data(), out.size() * sizeof(float));
   }
   return out;
@@ -275,8 +333,8 @@ int64_t Tensor::flat_index(std::initializer_list<int64_t> index) const {
 
 float Tensor::at(std::initializer_list<int64_t> index) const {
   int64_t flat = flat_index(index);
-  if (device() == Device::CPU) return data()[flat];
-  return to(Device::CPU).data()[flat];  // tests only: a full copy is fine
+  const Tensor host = to(Device::CPU);  // tests only: a full copy is fine
+  return dtype() == DType::BF16 ? bf16_widen(host.data_bf16()[flat]) : host.data()[flat];
 }
 
 void Tensor::set(std::initializer_list<int64_t> index, float value) {
@@ -292,7 +350,8 @@ void Tensor::set(std::initializer_list<int64_t> index, float value) {
 
 std::string Tensor::str() const {
   std::ostringstream os;
-  os << "Tensor" << shape_.str() << " " << device_name(device()) << " [";
+  os << "Tensor" << shape_.str() << " " << device_name(device())
+     << (dtype() == DType::BF16 ? " bf16" : "") << " [";
   std::vector<float> v = to_vector();
   const size_t shown = 8;
   for (size_t i = 0; i < v.size() && i < shown; ++i) os << (i ? ", " : "") << std::setprecision(5) << v[i];

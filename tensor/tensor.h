@@ -1,9 +1,11 @@
 // The one header a user of the tensor layer needs.
 //
-// A Tensor is a shape (up to 4 dims) over contiguous, row-major float32 storage
-// that lives on one Device. Storage is shared by reference: copying a Tensor or
+// A Tensor is a shape (up to 4 dims) over contiguous, row-major storage that
+// lives on one Device. Storage is shared by reference: copying a Tensor or
 // reshaping it gives a view of the same numbers; `clone()` copies them.
-// Integer data (token ids, targets) is stored as floats: exact for ids < 2^24.
+// Elements are float32 (DESIGN.md), or bf16 on the mixed-precision training
+// path only (DType). Integer data (token ids, targets) is stored as floats:
+// exact for ids < 2^24.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,16 @@ void require_device(Device device);
 // Waits until everything queued on `device` has run (CPU work runs at once:
 // a no-op there). For timing; the ops themselves never need it.
 void synchronize(Device device);
+
+// Element types. float32 is the default everywhere. bf16 (bfloat16: float32's
+// sign and 8 exponent bits, 7 mantissa bits; a float32 with the low 16 bits
+// rounded away) holds the activations of the `--dtype bf16` training path
+// (model/gpt.h): half the bytes to move, twice the tensor-core rate. Weights,
+// gradients of weights, optimizer state and every sum stay float32. Only the ops
+// that say so take bf16 tensors; the rest refuse them (Tensor::data()).
+enum class DType { F32, BF16 };
+const char* dtype_name(DType dtype);        // "fp32" / "bf16"
+DType parse_dtype(const std::string& name);  // "fp32" or "bf16"; throws on anything else
 
 struct Shape {
   static constexpr int kMaxDims = 4;
@@ -61,8 +73,9 @@ class Tensor {
  public:
   Tensor() = default;  // undefined: no storage
 
-  static Tensor empty(const Shape& shape, Device device = Device::CPU);  // uninitialised
-  static Tensor zeros(const Shape& shape, Device device = Device::CPU);
+  static Tensor empty(const Shape& shape, Device device = Device::CPU,
+                      DType dtype = DType::F32);  // uninitialised
+  static Tensor zeros(const Shape& shape, Device device = Device::CPU, DType dtype = DType::F32);
   static Tensor ones(const Shape& shape, Device device = Device::CPU);
   static Tensor full(const Shape& shape, float value, Device device = Device::CPU);
   static Tensor arange(int64_t n, Device device = Device::CPU);  // 0, 1, .., n-1 as [n]
@@ -81,15 +94,20 @@ class Tensor {
   int64_t size(int i) const { return shape_[i]; }
   int64_t numel() const { return shape_.numel(); }
   Device device() const;
+  DType dtype() const;
 
-  // Raw pointer to the first element, on the tensor's device.
+  // Raw pointer to the first element, on the tensor's device. data() is for
+  // float32 tensors and throws on a bf16 one (an op that does not take bf16);
+  // data_bf16() is for bf16 tensors (the bits, 2 bytes an element).
   float* data();
   const float* data() const;
+  uint16_t* data_bf16();
+  const uint16_t* data_bf16() const;
 
   Tensor to(Device device) const;              // a copy on `device` (itself if already there)
   Tensor reshape(const Shape& shape) const;    // a view: same storage, same numel
   Tensor clone() const;                        // a copy on the same device
-  void copy_from(const Tensor& src);           // same numel, any devices
+  void copy_from(const Tensor& src);           // same numel and dtype, any devices
   bool shares_storage(const Tensor& other) const { return storage_ == other.storage_; }
   // No other Tensor (a view included) holds this storage, so whoever holds this
   // one may keep it and later write it in place: autograd takes a fresh
@@ -97,6 +115,7 @@ class Tensor {
   bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
 
   // Host access for tests and small values (a device sync for CUDA tensors).
+  // Reads widen bf16 values to float exactly; set() is for float32 tensors.
   float item() const;                                   // numel must be 1
   float at(std::initializer_list<int64_t> index) const;
   void set(std::initializer_list<int64_t> index, float value);
@@ -106,6 +125,7 @@ class Tensor {
  private:
   Tensor(std::shared_ptr<Storage> storage, const Shape& shape);
   int64_t flat_index(std::initializer_list<int64_t> index) const;
+  float* words() const;  // the storage as 32-bit words, whatever the dtype (copies)
   std::shared_ptr<Storage> storage_;
   Shape shape_;
 };

@@ -112,6 +112,33 @@ TEST_CASE("GRPO raises the mean reward of a tiny model on an easy task (the form
   }
 }
 
+TEST_CASE("GRPO with the bf16 mixed-precision update (--dtype bf16) raises the mean reward too") {
+  const fs::path dir = scratch_dir("bf16");
+  GrpoConfig config = tiny_grpo(1);
+  config.steps = 30;
+  config.dtype = DType::BF16;
+  GrpoOptions options;
+  options.init_path = tiny_base();
+  options.out_path = (dir / "rl.safetensors").string();
+  options.log_path = (dir / "grpo.jsonl").string();
+  options.progress = false;
+  train_grpo(config, Device::CPU, options);
+  const std::vector<double> reward = read_log_column(options.log_path, "reward_mean");
+  REQUIRE(reward.size() == 30);
+  const double first = mean(reward, 0, 5), last = mean(reward, 25, 30);
+  MESSAGE("bf16: mean reward of steps 1-5 " << first << ", of steps 26-30 " << last);
+  CHECK(last > first + 0.15);
+  // The run records its dtype, so a resume continues in bf16.
+  const GrpoConfig saved =
+      grpo_config_from_json(Checkpoint::read(options.out_path).metadata_value("grpo.config"));
+  CHECK(saved.dtype == DType::BF16);
+  // A config written before the switch existed reads as fp32.
+  nlohmann::json old = nlohmann::json::parse(to_json(tiny_grpo(1)));
+  old.erase("dtype");
+  CHECK(grpo_config_from_json(old.dump()).dtype == DType::F32);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a resumed GRPO run continues exactly: 2K steps == K, resume, K (CPU)") {
   const std::string base = tiny_base();
   const fs::path dir = scratch_dir("resume");

@@ -83,26 +83,7 @@ void decode_attention(const float* qkv, int64_t S, int64_t column, const float* 
 
 // ---- the bf16 cache: [B, H, Tmax, D/2] floats, each word two bf16 (tensor/ops.h) ----
 
-// bf16 keeps float32's sign and 8 exponent bits and the top 7 of its 23
-// mantissa bits. Round to nearest even on the float's bits: add 0x7fff, plus 1
-// when the kept part is odd, and cut the low 16 bits; a carry out of the
-// mantissa steps the exponent, so the largest floats round to infinity as
-// they should. NaN would be rounded into anything (even infinity): it becomes
-// the one quiet NaN 0x7fff, as on CUDA (tensor/cuda/decode.cu).
-uint16_t bf16_round(float x) {
-  if (std::isnan(x)) return 0x7fff;
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return (uint16_t)(bits >> 16);
-}
-
-float bf16_widen(uint16_t bits) {
-  const uint32_t wide = (uint32_t)bits << 16;
-  float x;
-  std::memcpy(&x, &wide, sizeof x);
-  return x;
-}
+// bf16_round / bf16_widen: tensor/cpu/bf16.cpp.
 
 // Element d of a bf16 cache row: half d % 2 of word d / 2.
 static float bf16_at(const float* row, int64_t d) {

@@ -10,6 +10,7 @@
 // thread runs single-threaded Eigen on its share, so the result is the same
 // for any number of threads (tensor/cpu/parallel.h).
 #include <algorithm>
+#include <vector>
 
 #include "tensor/cpu/eigen_maps.h"
 #include "tensor/cpu/kernels.h"
@@ -89,6 +90,41 @@ void linear(const float* x, const float* w, const float* b, const float* residua
 #pragma omp parallel for schedule(static) if (rows * N >= kParallelMinWork)
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t n = 0; n < N; ++n) y[r * N + n] += b[n] + (residual ? residual[r * N + n] : 0.0f);
+}
+
+// The bf16 products: the readable reference for tensor/cuda/matmul.cu's tensor
+// core versions. bf16 -> float is exact, so widening the operands and running
+// the float32 product above sums the same exact products in float32; a bf16
+// result is that float32 sum rounded once (to nearest even, as cast does).
+void matmul_bf16(const uint16_t* a, const uint16_t* b, void* c, DType out, int64_t batch, int64_t M, int64_t N,
+                 int64_t K, bool trans_a, bool trans_b, bool b_shared) {
+  std::vector<float> a32((size_t)(batch * M * K)), b32((size_t)((b_shared ? 1 : batch) * K * N));
+  cast_to_f32(a, a32.data(), (int64_t)a32.size());
+  cast_to_f32(b, b32.data(), (int64_t)b32.size());
+  if (out == DType::F32) {
+    matmul(a32.data(), b32.data(), static_cast<float*>(c), batch, M, N, K, trans_a, trans_b, b_shared);
+    return;
+  }
+  std::vector<float> c32((size_t)(batch * M * N));
+  matmul(a32.data(), b32.data(), c32.data(), batch, M, N, K, trans_a, trans_b, b_shared);
+  cast_to_bf16(c32.data(), static_cast<uint16_t*>(c), (int64_t)c32.size());
+}
+
+// y = x @ w + b (+ residual) with the sums, the bias and the residual in
+// float32; y rounded to bf16 once at the end when there is no residual.
+void linear_bf16(const uint16_t* x, const uint16_t* w, const void* b, const float* residual, void* y,
+                 int64_t rows, int64_t N, int64_t K) {
+  std::vector<float> x32((size_t)(rows * K)), w32((size_t)(K * N));
+  cast_to_f32(x, x32.data(), (int64_t)x32.size());
+  cast_to_f32(w, w32.data(), (int64_t)w32.size());
+  if (residual) {  // y and b float
+    linear(x32.data(), w32.data(), static_cast<const float*>(b), residual, static_cast<float*>(y), rows, N, K);
+    return;
+  }
+  std::vector<float> b32((size_t)N), y32((size_t)(rows * N));  // y and b bf16
+  cast_to_f32(static_cast<const uint16_t*>(b), b32.data(), N);
+  linear(x32.data(), w32.data(), b32.data(), nullptr, y32.data(), rows, N, K);
+  cast_to_bf16(y32.data(), static_cast<uint16_t*>(y), (int64_t)y32.size());
 }
 
 }  // namespace cpu

@@ -30,10 +30,17 @@ void reduce_last(ReduceOp op, const float* a, float* out, int64_t rows, int64_t 
   }
 }
 
+namespace {
+
+float value_of(float x) { return x; }
+float value_of(uint16_t bits) { return bf16_widen(bits); }
+
 // out[c] = sum_r a[r, c]: the gradient of a vector broadcast over rows (a bias).
 // Rows are added in order into a running sum per column; threads take blocks
 // of columns, so each column's sum is one thread's, in row order.
-void sum_rows(const float* a, float* out, int64_t rows, int64_t cols) {
+// Element is float, or uint16_t for bf16 bits (widened exactly, summed alike).
+template <typename Element>
+void sum_columns(const Element* a, float* out, int64_t rows, int64_t cols) {
   constexpr int64_t kBlock = 64;  // columns per task: a 256-byte run of each row
   const int64_t blocks = (cols + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (blocks > 1 && rows * cols >= kParallelMinWork)
@@ -41,13 +48,20 @@ void sum_rows(const float* a, float* out, int64_t rows, int64_t cols) {
     const int64_t c0 = bi * kBlock, width = std::min(kBlock, cols - c0);
     double sum[kBlock] = {};
     for (int64_t r = 0; r < rows; ++r) {
-      const float* row = a + r * cols + c0;
+      const Element* row = a + r * cols + c0;
 #pragma omp simd
-      for (int64_t c = 0; c < width; ++c) sum[c] += row[c];
+      for (int64_t c = 0; c < width; ++c) sum[c] += value_of(row[c]);
     }
     for (int64_t c = 0; c < width; ++c) out[c0 + c] = (float)sum[c];
   }
 }
+
+}  // namespace
+
+void sum_rows(const float* a, float* out, int64_t rows, int64_t cols) { sum_columns(a, out, rows, cols); }
+
+// A bf16 bias gradient: the same sums of the exactly widened values, fp32 out.
+void sum_rows_bf16(const uint16_t* a, float* out, int64_t rows, int64_t cols) { sum_columns(a, out, rows, cols); }
 
 // out[r, j] = a[r] for j < size: the backward of a reduction over the last dim.
 void expand_last(const float* a, float* out, int64_t rows, int64_t size) {

@@ -1,4 +1,5 @@
-// Unary math and the backward kernels of the two activations.
+// Unary math and the backward kernels of the two activations; GELU and its
+// backward also on bf16 values (the bf16 path, tensor/ops.h "bf16").
 // exp, tanh and GELU use the vectorisable exp_fast / tanh_fast of
 // tensor/cpu/fast_math.h (within 2 ulp of libm's, which are scalar calls);
 // elements are independent, so large tensors are split across threads.
@@ -21,6 +22,14 @@ constexpr float kGeluCubic = 0.044715f;
 inline float gelu(float x) {
   float u = kGeluScale * (x + kGeluCubic * x * x * x);
   return 0.5f * x * (1.0f + tanh_fast(u));
+}
+
+// The exact derivative of the tanh form, t = tanh(u):
+//   gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+inline float gelu_grad(float x) {
+  float t = tanh_fast(kGeluScale * (x + kGeluCubic * x * x * x));
+  float du_dx = kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
+  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du_dx;
 }
 
 // out[i] = f(a[i]) for i in [0, n), one loop per function so each vectorises.
@@ -50,17 +59,22 @@ void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-// The exact derivative of the tanh form, t = tanh(u):
-//   gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+// dx = dy * gelu'(x)
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMinWork)
-  for (int64_t i = 0; i < n; ++i) {
-    float xi = x[i];
-    float t = tanh_fast(kGeluScale * (xi + kGeluCubic * xi * xi * xi));
-    float du_dx = kGeluScale * (1.0f + 3.0f * kGeluCubic * xi * xi);
-    float grad = 0.5f * (1.0f + t) + 0.5f * xi * (1.0f - t * t) * du_dx;
-    dx[i] = dy[i] * grad;
-  }
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * gelu_grad(x[i]);
+}
+
+// The bf16 path: the float formulas above on the exactly widened inputs, the
+// result rounded once (bf16_round, tensor/cpu/bf16.cpp) as it is stored.
+void gelu_bf16(const uint16_t* a, uint16_t* out, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_round(gelu(bf16_widen(a[i])));
+}
+
+void gelu_backward_bf16(const uint16_t* x, const uint16_t* dy, uint16_t* dx, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
+  for (int64_t i = 0; i < n; ++i) dx[i] = bf16_round(bf16_widen(dy[i]) * gelu_grad(bf16_widen(x[i])));
 }
 
 }  // namespace cpu

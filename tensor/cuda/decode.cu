@@ -2,7 +2,7 @@
 // attention over the cache (fp32, or bf16 two values a word), and the sampling
 // step on the device, so a decode step needs no host round trip. Inference
 // only. Mirrors tensor/cpu/decode.cpp.
-#include <cuda_bf16.h>
+#include "tensor/cuda/bf16.cuh"
 
 #include <algorithm>
 #include <cmath>
@@ -127,10 +127,7 @@ __global__ void decode_attention_kernel(const float* qkv, long long S, long long
 
 // ---- the bf16 cache: [B, H, Tmax, D/2] floats, each word two bf16 (tensor/ops.h) ----
 
-// Round to nearest even; NaN -> 0x7fff, as tensor/cpu/decode.cpp does by hand.
-__device__ __forceinline__ unsigned int bf16_round(float x) {
-  return isnan(x) ? 0x7fffu : (unsigned int)__bfloat16_as_ushort(__float2bfloat16_rn(x));
-}
+// bf16_round (tensor/cuda/bf16.cuh): round to nearest even, NaN -> 0x7fff.
 // The two values of a word, widened exactly: element 2i is the low half, 2i+1 the high one.
 __device__ __forceinline__ float bf16_low(unsigned int word) { return __uint_as_float(word << 16); }
 __device__ __forceinline__ float bf16_high(unsigned int word) { return __uint_as_float(word & 0xffff0000u); }

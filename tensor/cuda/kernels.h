@@ -39,6 +39,13 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
 // [rows, N] when it is not null.
 void linear(const float* x, const float* w, const float* b, const float* residual, float* y, int64_t rows,
             int64_t N, int64_t K);
+// The bf16 path (tensor/ops.h "bf16"): a, b, x, w are bf16 bits, sums in float.
+// matmul_bf16's c is float (out F32) or bf16 bits (out BF16); linear_bf16's y is
+// float when a residual is given, else bf16 bits; b is in y's type, the residual float.
+void matmul_bf16(const uint16_t* a, const uint16_t* b, void* c, DType out, int64_t batch, int64_t M, int64_t N,
+                 int64_t K, bool trans_a, bool trans_b, bool b_shared);
+void linear_bf16(const uint16_t* x, const uint16_t* w, const void* b, const float* residual, void* y,
+                 int64_t rows, int64_t N, int64_t K);
 
 // elementwise.cpp; n = numel(a), last = a's last dim
 void binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, int64_t last,
@@ -51,10 +58,14 @@ void clamp_mask(const float* a, float* out, int64_t n, float lo, float hi);
 void unary(UnaryOp op, const float* a, float* out, int64_t n);
 void relu_backward(const float* x, const float* dy, float* dx, int64_t n);
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t n);
+// The bf16 path: bf16 bits in and out, math in float, one rounding on store.
+void gelu_bf16(const uint16_t* a, uint16_t* out, int64_t n);
+void gelu_backward_bf16(const uint16_t* x, const uint16_t* dy, uint16_t* dx, int64_t n);
 
 // reduce.cpp; "all" reductions are rows = 1
 void reduce_last(ReduceOp op, const float* a, float* out, int64_t rows, int64_t cols);
 void sum_rows(const float* a, float* out, int64_t rows, int64_t cols);
+void sum_rows_bf16(const uint16_t* a, float* out, int64_t rows, int64_t cols);  // fp32 out
 void expand_last(const float* a, float* out, int64_t rows, int64_t size);
 void sum_squares(const float* a, float* out, int64_t n);  // out[0] = sum a^2
 
@@ -69,6 +80,12 @@ void layernorm(const float* x, const float* gamma, const float* beta, float* y, 
 void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
                         const float* rstd, float* dx, float* dgamma, float* dbeta, int64_t rows,
                         int64_t cols);
+// The bf16 path: y bf16 bits (math in float, one rounding); dy bf16 bits (dx fp32).
+void layernorm_bf16(const float* x, const float* gamma, const float* beta, uint16_t* y, float* mean,
+                    float* rstd, int64_t rows, int64_t cols, float eps);
+void layernorm_backward_bf16(const uint16_t* dy, const float* x, const float* gamma, const float* mean,
+                             const float* rstd, float* dx, float* dgamma, float* dbeta, int64_t rows,
+                             int64_t cols);
 
 // embedding.cpp; ids are float-coded integers in [0, V)
 void embedding(const float* weight, const float* ids, float* out, int64_t n, int64_t C,
@@ -99,6 +116,15 @@ void causal_attention(const float* q, const float* k, const float* v, float* y, 
 void causal_attention_backward(const float* q, const float* k, const float* v, const float* y,
                                const float* lse, const float* dy, float* dq, float* dk, float* dv,
                                int64_t B, int64_t T, int64_t H, int64_t D);
+// attention_bf16.cu: the same on bf16 tensor cores, for the head dims
+// causal_attention_bf16_supports says (32, 64): q, k, v, y, dy, dq, dk, dv are
+// bf16 bits, lse float.
+bool causal_attention_bf16_supports(int64_t D);
+void causal_attention_bf16(const uint16_t* q, const uint16_t* k, const uint16_t* v, uint16_t* y, float* lse,
+                           int64_t B, int64_t T, int64_t H, int64_t D);
+void causal_attention_backward_bf16(const uint16_t* q, const uint16_t* k, const uint16_t* v, const uint16_t* y,
+                                    const float* lse, const uint16_t* dy, uint16_t* dq, uint16_t* dk, uint16_t* dv,
+                                    int64_t B, int64_t T, int64_t H, int64_t D);
 
 // decode.cpp: batched decoding with an in-place KV cache (inference only)
 // `clock` (may be null): a device scalar added to start / length / config.step,
@@ -118,6 +144,11 @@ void sample_step(const float* logits, const float* rows, const float* prompt_len
                  float* lengths, float* tokens, float* logprobs, float* policy_logprobs, float* next_tokens,
                  float* next_positions, int64_t Bc, int64_t V, const SampleStepConfig& config,
                  const float* clock);
+
+// bf16.cu: the bf16 element type of the mixed-precision path (tensor/tensor.h)
+void cast_to_bf16(const float* x, uint16_t* y, int64_t n);   // y[i] = bf16(x[i])
+void cast_to_f32(const uint16_t* x, float* y, int64_t n);    // y[i] = x[i], exact
+void add_bf16_(uint16_t* a, const uint16_t* b, int64_t n);   // a[i] = bf16(a[i] + b[i]), the sum in float
 
 // graph.cpp: capture a step into a graph, replay it (tensor/step_graph.h)
 void* graph_capture(const std::function<void()>& step, std::vector<float*>& blocks);

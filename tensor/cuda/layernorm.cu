@@ -4,8 +4,13 @@
 // 8192 backward) take the register kernels, which read each input once; the
 // generic kernels take the rest. On an H100 at [16384, 4096]: 98% of copy
 // bandwidth forward and 91% backward (generic: 66% and 42%).
+// On the bf16 path (tensor/ops.h "bf16") y, and in the backward dy, are bf16:
+// each kernel is a template on that element type only, so the math is the
+// same float arithmetic; bf16 is widened exactly on load and y rounded once on
+// store (tensor/cuda/bf16.cuh, the CPU's rounding).
 #include <algorithm>
 
+#include "tensor/cuda/bf16.cuh"
 #include "tensor/cuda/block_reduce.cuh"
 #include "tensor/cuda/kernels.h"
 #include "tensor/cuda/launch.cuh"
@@ -17,6 +22,50 @@ namespace cuda {
 
 namespace {
 
+// An element as float (bf16 bits widen exactly), and a float stored as an element.
+__device__ __forceinline__ float value_of(float x) { return x; }
+__device__ __forceinline__ float value_of(uint16_t bits) { return bf16_widen(bits); }
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(uint16_t* p, float v) { *p = (uint16_t)bf16_round(v); }
+
+// load_row / store_row of row_registers.cuh for float rows, and below the same
+// for rows of bf16 bits: four values (8 bytes) a step, so a team still reads
+// consecutive words. The rows are 8-byte aligned: cols % 4 == 0 and the base
+// pointers are 16-byte aligned (register_row checks).
+using cuda::load_row;
+using cuda::store_row;
+
+template <int K>
+__device__ __forceinline__ void load_row(float (&v)[4 * K], const uint16_t* row, int cols4,
+                                         const RowTeam& team, float pad) {
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const int i = team.rank + k * team.size;
+    float* w = &v[4 * k];
+    w[0] = w[1] = w[2] = w[3] = pad;
+    if (i < cols4) {
+      const uint2 q = reinterpret_cast<const uint2*>(row)[i];  // little-endian: the low half first
+      w[0] = bf16_widen(q.x & 0xffffu);
+      w[1] = bf16_widen(q.x >> 16);
+      w[2] = bf16_widen(q.y & 0xffffu);
+      w[3] = bf16_widen(q.y >> 16);
+    }
+  }
+}
+
+template <int K>
+__device__ __forceinline__ void store_row(const float (&v)[4 * K], uint16_t* row, int cols4,
+                                          const RowTeam& team) {
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const int i = team.rank + k * team.size;
+    if (i < cols4)
+      reinterpret_cast<uint2*>(row)[i] =
+          make_uint2(bf16_round(v[4 * k]) | bf16_round(v[4 * k + 1]) << 16,
+                     bf16_round(v[4 * k + 2]) | bf16_round(v[4 * k + 3]) << 16);
+  }
+}
+
 // For each row x of C values:
 //   mean = sum x / C,  var = sum (x - mean)^2 / C   (biased, as PyTorch)
 //   rstd = 1 / sqrt(var + eps),  xhat = (x - mean) rstd,  y = gamma xhat + beta
@@ -24,12 +73,14 @@ namespace {
 // two block sums with warp shuffles. Two passes for the variance, as on the CPU:
 // E[x^2] - E[x]^2 cancels badly when |mean| >> std. x is read from DRAM once and
 // then mostly from cache; y written once.
-__global__ void layernorm_kernel(const float* x, const float* gamma, const float* beta, float* y,
+// Y is float, or uint16_t for bf16 bits.
+template <typename Y>
+__global__ void layernorm_kernel(const float* x, const float* gamma, const float* beta, Y* y,
                                  float* mean, float* rstd, long long rows, long long cols,
                                  float eps) {
   for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* xr = x + r * cols;
-    float* yr = y + r * cols;
+    Y* yr = y + r * cols;
     float partial = 0.0f;
     for (long long c = threadIdx.x; c < cols; c += blockDim.x) partial += xr[c];
     float mu = block_sum(partial) / (float)cols;
@@ -41,7 +92,7 @@ __global__ void layernorm_kernel(const float* x, const float* gamma, const float
     float var = block_sum(partial) / (float)cols;
     float rs = rsqrtf(var + eps);
     for (long long c = threadIdx.x; c < cols; c += blockDim.x)
-      yr[c] = (xr[c] - mu) * rs * gamma[c] + beta[c];
+      store(&yr[c], (xr[c] - mu) * rs * gamma[c] + beta[c]);
     if (threadIdx.x == 0) {
       mean[r] = mu;
       rstd[r] = rs;
@@ -66,9 +117,9 @@ constexpr int kMaxFloat4sBackward = 2;
 // (warp shuffles) for the mean and then the variance (still two passes, now
 // over registers), one float4 write of y; gamma and beta are read as float4s
 // (from cache after the first rows).
-template <int K>
+template <int K, typename Y>
 __global__ void __launch_bounds__(1024)
-    layernorm_registers_kernel(const float* x, const float* gamma, const float* beta, float* y,
+    layernorm_registers_kernel(const float* x, const float* gamma, const float* beta, Y* y,
                                float* mean, float* rstd, long long rows, long long cols,
                                int teams_per_block, float eps) {
   const RowTeam team = row_team(teams_per_block);
@@ -106,20 +157,21 @@ __global__ void __launch_bounds__(1024)
 // With xhat = (x - mean) rstd and g = dy * gamma (the gradient reaching xhat):
 //   dx = rstd (g - mean(g) - xhat mean(g xhat))     (per row, means over C)
 // One block per row: pass 1 reads x and dy for two block sums, pass 2 reads
-// them again and writes dx.
-__global__ void layernorm_dx_kernel(const float* dy, const float* x, const float* gamma,
+// them again and writes dx. DY is float, or uint16_t for bf16 bits.
+template <typename DY>
+__global__ void layernorm_dx_kernel(const DY* dy, const float* x, const float* gamma,
                                     const float* mean, const float* rstd, float* dx,
                                     long long rows, long long cols) {
   for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* xr = x + r * cols;
-    const float* dyr = dy + r * cols;
+    const DY* dyr = dy + r * cols;
     float* dxr = dx + r * cols;
     const float mu = mean[r], rs = rstd[r];
     // g is the rounded product (__fmul_rn: never fused into a later add), the
     // same value in both passes, so g - mean(g) is exactly 0 when C = 1, as on the CPU.
     float g_partial = 0.0f, g_xhat_partial = 0.0f;
     for (long long c = threadIdx.x; c < cols; c += blockDim.x) {
-      float g = __fmul_rn(dyr[c], gamma[c]);
+      float g = __fmul_rn(value_of(dyr[c]), gamma[c]);
       g_partial += g;
       g_xhat_partial += g * (xr[c] - mu) * rs;
     }
@@ -127,7 +179,7 @@ __global__ void layernorm_dx_kernel(const float* dy, const float* x, const float
     float g_xhat_mean = block_sum(g_xhat_partial) / (float)cols;
     for (long long c = threadIdx.x; c < cols; c += blockDim.x) {
       float xhat = (xr[c] - mu) * rs;
-      dxr[c] = rs * (__fmul_rn(dyr[c], gamma[c]) - g_mean - xhat * g_xhat_mean);
+      dxr[c] = rs * (__fmul_rn(value_of(dyr[c]), gamma[c]) - g_mean - xhat * g_xhat_mean);
     }
   }
 }
@@ -140,7 +192,8 @@ constexpr int kRowLanes = 8;     // rows a block reads at once
 // blockIdx.x*32 + x over rows blockIdx.y*8 + y, stepping by groups*8; coalesced
 // row reads. The 8 row lanes are added through shared memory in a fixed order
 // (deterministic, no atomics); with several groups, stage 2 adds their partials.
-__global__ void layernorm_dparams_kernel(const float* dy, const float* x, const float* mean,
+template <typename DY>
+__global__ void layernorm_dparams_kernel(const DY* dy, const float* x, const float* mean,
                                          const float* rstd, float* dgamma, float* dbeta,
                                          float* partial, long long rows, long long cols) {
   __shared__ float lanes_gamma[kRowLanes][kColumnTile + 1];  // +1: no bank conflicts
@@ -150,7 +203,7 @@ __global__ void layernorm_dparams_kernel(const float* dy, const float* x, const 
   if (c < cols)
     for (long long r = blockIdx.y * (long long)kRowLanes + threadIdx.y; r < rows;
          r += (long long)gridDim.y * kRowLanes) {
-      float d = dy[r * cols + c];
+      float d = value_of(dy[r * cols + c]);
       acc_gamma += d * (x[r * cols + c] - mean[r]) * rstd[r];
       acc_beta += d;
     }
@@ -185,9 +238,9 @@ __global__ void layernorm_dparams_kernel(const float* dy, const float* x, const 
 // rows; at the end the team writes them to partial[2 t] and partial[2 t + 1]
 // ([C] each), which layernorm_partials_kernel adds in team order. dy and x are
 // read from DRAM once, where the generic path reads them twice.
-template <int K>
+template <int K, typename DY>
 __global__ void __launch_bounds__(1024)
-    layernorm_backward_registers_kernel(const float* dy, const float* x, const float* gamma,
+    layernorm_backward_registers_kernel(const DY* dy, const float* x, const float* gamma,
                                         const float* mean, const float* rstd, float* dx,
                                         float* partial, long long rows, long long cols,
                                         int teams_per_block) {
@@ -297,16 +350,17 @@ void add_partials(const float* partial, float* dgamma, float* dbeta, int64_t par
 constexpr int64_t kMinRowsPerTeam = 8;
 
 // The fused register path; false (nothing launched) when the rows do not fit.
-bool layernorm_backward_registers(const float* dy, const float* x, const float* gamma,
+template <typename DY>
+bool layernorm_backward_registers(const DY* dy, const float* x, const float* gamma,
                                   const float* mean, const float* rstd, float* dx, float* dgamma,
                                   float* dbeta, int64_t rows, int64_t cols) {
   const RegisterRow row =
       register_row(cols, kTargetFloat4sBackward, kMaxFloat4sBackward, {dy, x, gamma, dx});
-  void (*kernel)(const float*, const float*, const float*, const float*, const float*, float*,
+  void (*kernel)(const DY*, const float*, const float*, const float*, const float*, float*,
                  float*, long long, long long, int) = nullptr;
   switch (row.k) {
-    case 1: kernel = layernorm_backward_registers_kernel<1>; break;
-    case 2: kernel = layernorm_backward_registers_kernel<2>; break;
+    case 1: kernel = layernorm_backward_registers_kernel<1, DY>; break;
+    case 2: kernel = layernorm_backward_registers_kernel<2, DY>; break;
   }
   if (!kernel || rows <= 0) return false;
   // As many blocks as the GPU holds at once (one wave, so every team has about
@@ -328,18 +382,17 @@ bool layernorm_backward_registers(const float* dy, const float* x, const float* 
   return true;
 }
 
-}  // namespace
-
-void layernorm(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-               float* rstd, int64_t rows, int64_t cols, float eps) {
+template <typename Y>
+void layernorm_rows(const float* x, const float* gamma, const float* beta, Y* y, float* mean,
+                    float* rstd, int64_t rows, int64_t cols, float eps) {
   if (rows <= 0) return;
   const RegisterRow row = register_row(cols, kTargetFloat4s, kMaxFloat4s, {x, gamma, beta, y});
-  void (*kernel)(const float*, const float*, const float*, float*, float*, float*, long long,
+  void (*kernel)(const float*, const float*, const float*, Y*, float*, float*, long long,
                  long long, int, float) = nullptr;
   switch (row.k) {
-    case 1: kernel = layernorm_registers_kernel<1>; break;
-    case 2: kernel = layernorm_registers_kernel<2>; break;
-    case 4: kernel = layernorm_registers_kernel<4>; break;
+    case 1: kernel = layernorm_registers_kernel<1, Y>; break;
+    case 2: kernel = layernorm_registers_kernel<2, Y>; break;
+    case 4: kernel = layernorm_registers_kernel<4, Y>; break;
   }
   if (kernel)
     kernel<<<row.blocks(rows), row.threads(), 0, stream()>>>(x, gamma, beta, y, mean, rstd, rows,
@@ -350,9 +403,10 @@ void layernorm(const float* x, const float* gamma, const float* beta, float* y, 
   AHA_CUDA_CHECK(cudaGetLastError());
 }
 
-void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
-                        const float* rstd, float* dx, float* dgamma, float* dbeta, int64_t rows,
-                        int64_t cols) {
+template <typename DY>
+void layernorm_backward_rows(const DY* dy, const float* x, const float* gamma, const float* mean,
+                             const float* rstd, float* dx, float* dgamma, float* dbeta,
+                             int64_t rows, int64_t cols) {
   if (cols <= 0) return;
   if (layernorm_backward_registers(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols))
     return;
@@ -376,6 +430,30 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
     add_partials(partial, dgamma, dbeta, groups, cols);
     free(partial);  // the next user of this block queues behind the kernel above
   }
+}
+
+}  // namespace
+
+void layernorm(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+               float* rstd, int64_t rows, int64_t cols, float eps) {
+  layernorm_rows(x, gamma, beta, y, mean, rstd, rows, cols, eps);
+}
+
+void layernorm_bf16(const float* x, const float* gamma, const float* beta, uint16_t* y, float* mean,
+                    float* rstd, int64_t rows, int64_t cols, float eps) {
+  layernorm_rows(x, gamma, beta, y, mean, rstd, rows, cols, eps);
+}
+
+void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
+                        const float* rstd, float* dx, float* dgamma, float* dbeta, int64_t rows,
+                        int64_t cols) {
+  layernorm_backward_rows(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols);
+}
+
+void layernorm_backward_bf16(const uint16_t* dy, const float* x, const float* gamma, const float* mean,
+                             const float* rstd, float* dx, float* dgamma, float* dbeta, int64_t rows,
+                             int64_t cols) {
+  layernorm_backward_rows(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols);
 }
 
 }  // namespace cuda

@@ -11,8 +11,10 @@
 #include <string>
 #include <tuple>
 
+#include "tensor/cuda/bf16.cuh"
 #include "tensor/cuda/check.h"
 #include "tensor/cuda/kernels.h"
+#include "tensor/cuda/launch.cuh"
 #include "tensor/cuda/stream.h"
 
 namespace aha {
@@ -102,11 +104,32 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
       &beta, c, to_int(N, "ldc"), stride_c, to_int(batch, "batch")));
 }
 
+// The same product with bf16 A and B (tensor cores at the bf16 rate), float32
+// sums (CUBLAS_COMPUTE_32F), C float32 or rounded once to bf16 as it is written.
+void matmul_bf16(const uint16_t* a, const uint16_t* b, void* c, DType out, int64_t batch, int64_t M, int64_t N,
+                 int64_t K, bool trans_a, bool trans_b, bool b_shared) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  if (b_shared && !trans_a && batch > 1) {  // one tall product, as in matmul()
+    M *= batch;
+    batch = 1;
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  int lda = to_int(trans_a ? M : K, "lda");
+  int ldb = to_int(trans_b ? K : N, "ldb");
+  long long stride_a = M * K, stride_b = b_shared ? 0 : K * N, stride_c = M * N;
+  const cudaDataType c_type = out == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
+  AHA_CUDA_CHECK(cublasGemmStridedBatchedEx(
+      handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, to_int(N, "N"),
+      to_int(M, "M"), to_int(K, "K"), &alpha, b, CUDA_R_16BF, ldb, stride_b, a, CUDA_R_16BF, lda, stride_a,
+      &beta, c, c_type, to_int(N, "ldc"), stride_c, to_int(batch, "batch"), CUBLAS_COMPUTE_32F,
+      CUBLAS_GEMM_DEFAULT));
+}
+
 namespace {
 
-// A cuBLASLt product with the bias epilogue, for one shape: its descriptors
-// and the algorithm the heuristic picked, made once and kept (a few
-// microseconds of host work saved per call; shapes repeat every step).
+// A cuBLASLt product with the bias epilogue, for one shape and element types:
+// its descriptors and the algorithm the heuristic picked, made once and kept
+// (a few microseconds of host work saved per call; shapes repeat every step).
 struct LinearPlan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t w = nullptr, x = nullptr, y = nullptr;
@@ -114,22 +137,27 @@ struct LinearPlan {
   bool found = false;  // false: no algorithm takes this shape; fall back
 };
 
-LinearPlan& linear_plan(int64_t rows, int64_t N, int64_t K) {
-  static std::map<std::tuple<int64_t, int64_t, int64_t, bool>, LinearPlan> plans;
-  const auto key = std::make_tuple(rows, N, K, g_tf32);
+// x and w are `inputs` (CUDA_R_32F or CUDA_R_16BF), y (and the residual, C)
+// and the bias are `output` (the epilogue's default bias type is y's).
+LinearPlan& linear_plan(int64_t rows, int64_t N, int64_t K, cudaDataType inputs = CUDA_R_32F,
+                        cudaDataType output = CUDA_R_32F) {
+  static std::map<std::tuple<int64_t, int64_t, int64_t, bool, cudaDataType, cudaDataType>, LinearPlan> plans;
+  const bool fp32 = inputs == CUDA_R_32F;
+  const bool tf32 = fp32 && g_tf32;  // bf16 inputs ignore the TF32 switch
+  const auto key = std::make_tuple(rows, N, K, tf32, inputs, output);
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   LinearPlan& plan = plans[key];
   AHA_CUDA_CHECK(cublasLtMatmulDescCreate(
-      &plan.desc, g_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F));
+      &plan.desc, tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
   AHA_CUDA_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                                                 sizeof(epilogue)));
   // Column-major, as in matmul(): y^T [N, rows] = w^T [N, K] @ x^T [K, rows],
   // each stored matrix read as it is; the bias runs along y^T's N rows.
-  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.w, CUDA_R_32F, N, K, N));
-  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.x, CUDA_R_32F, K, rows, K));
-  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.y, CUDA_R_32F, N, rows, N));
+  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.w, inputs, N, K, N));
+  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.x, inputs, K, rows, K));
+  AHA_CUDA_CHECK(cublasLtMatrixLayoutCreate(&plan.y, output, N, rows, N));
   cublasLtMatmulPreference_t preference = nullptr;
   AHA_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&preference));
   const size_t bytes = kWorkspaceBytes;
@@ -164,6 +192,56 @@ void linear(const float* x, const float* w, const float* b, const float* residua
   AHA_CUDA_CHECK(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof(b)));
   const float alpha = 1.0f, beta = residual ? 1.0f : 0.0f;
   const float* c = residual ? residual : y;  // read only when beta != 0
+  AHA_CUDA_CHECK(cublasLtMatmul(lt_handle(), plan->desc, &alpha, w, plan->w, x, plan->x, &beta, c, plan->y, y,
+                                plan->y, &plan->algo, workspace(), kWorkspaceBytes, stream()));
+}
+
+namespace {
+
+// y[r, n] = bf16(y32[r, n] + b[n]), b bf16: a bias epilogue for a bf16 y, in one pass.
+// Grid-stride over y; reads y32 once (coalesced), b from cache, writes y once.
+__global__ void add_bias_round_kernel(const float* y32, const unsigned short* b, unsigned short* y, long long n,
+                                      long long N) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x)
+    y[i] = (unsigned short)bf16_round(y32[i] + bf16_widen(b[i % N]));
+}
+
+}  // namespace
+
+// The bf16 linear: x, w bf16 (A and B), y float32 with the residual as C (beta
+// 1), else bf16; the bias in y's type (tensor/ops.cpp rounds it to bf16
+// either way). The epilogue adds the bias to the float32 sums and rounds once
+// as it writes y. Without a plan (none expected), the same sums unfused: a
+// float32 product, then the adds (and the one rounding, in the bias's pass).
+void linear_bf16(const uint16_t* x, const uint16_t* w, const void* b, const float* residual, void* y,
+                 int64_t rows, int64_t N, int64_t K) {
+  if (rows <= 0 || N <= 0) return;
+  const cudaDataType y_type = residual ? CUDA_R_32F : CUDA_R_16BF;
+  // Rows of whole 16-byte chunks only (K and N multiples of 8): on an H100
+  // with CUDA 13, cuBLASLt picked an algorithm for x [33, 13] @ w [13, 1000]
+  // that wrote wrong values (tests/test_tensor_bf16_matmul.cpp); the model's
+  // widths are all multiples of 64, and odd shapes take the unfused path.
+  const bool aligned = K % 8 == 0 && N % 8 == 0;
+  LinearPlan* plan = K > 0 && aligned ? &linear_plan(rows, N, K, CUDA_R_16BF, y_type) : nullptr;
+  if (!plan || !plan->found) {
+    float* y32 = residual ? static_cast<float*>(y) : alloc(rows * N);
+    if (K > 0) matmul_bf16(x, w, y32, DType::F32, 1, rows, N, K, false, false, true);
+    else fill(y32, rows * N, 0.0f);
+    if (residual) {
+      binary(BinaryOp::Add, y32, static_cast<const float*>(b), y32, rows * N, N, Broadcast::LastDim);
+      binary(BinaryOp::Add, y32, residual, y32, rows * N, N, Broadcast::Same);
+      return;
+    }
+    add_bias_round_kernel<<<grid_for(rows * N), kThreads, 0, stream()>>>(
+        y32, static_cast<const uint16_t*>(b), static_cast<uint16_t*>(y), rows * N, N);
+    AHA_CUDA_CHECK(cudaGetLastError());
+    free(y32);
+    return;
+  }
+  AHA_CUDA_CHECK(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof(b)));
+  const float alpha = 1.0f, beta = residual ? 1.0f : 0.0f;
+  const void* c = residual ? static_cast<const void*>(residual) : y;  // read only when beta != 0
   AHA_CUDA_CHECK(cublasLtMatmul(lt_handle(), plan->desc, &alpha, w, plan->w, x, plan->x, &beta, c, plan->y, y,
                                 plan->y, &plan->algo, workspace(), kWorkspaceBytes, stream()));
 }

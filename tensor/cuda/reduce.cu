@@ -6,6 +6,7 @@
 // run to run, and nothing syncs with the host.
 #include <algorithm>
 
+#include "tensor/cuda/bf16.cuh"
 #include "tensor/cuda/block_reduce.cuh"
 #include "tensor/cuda/kernels.h"
 #include "tensor/cuda/launch.cuh"
@@ -115,11 +116,16 @@ void reduce_rows(const float* a, float* out, int64_t rows, int64_t cols) {
 constexpr int kColumnTile = 32;  // columns per block: one warp reads 32 consecutive floats
 constexpr int kRowLanes = 8;     // rows a block reads at once
 
+__device__ __forceinline__ double value_of(float x) { return x; }
+__device__ __forceinline__ double value_of(unsigned short bits) { return bf16_widen(bits); }
+
 // Stage 1 of sum_rows. Block (32, 8), grid (ceil(cols / 32), groups): thread
 // (x, y) sums column blockIdx.x*32 + x over rows blockIdx.y*8 + y, stepping by
 // groups*8. A warp reads 32 consecutive floats of one row (coalesced), each
 // element once. The 8 row lanes are summed through shared memory in a fixed order.
-__global__ void sum_columns_kernel(const float* a, float* out, double* partial, long long rows,
+// Element: float, or unsigned short for bf16 bits (widened exactly, summed alike).
+template <typename Element>
+__global__ void sum_columns_kernel(const Element* a, float* out, double* partial, long long rows,
                                    long long cols) {
   __shared__ double lanes[kRowLanes][kColumnTile + 1];  // +1: no bank conflicts
   long long c = blockIdx.x * (long long)kColumnTile + threadIdx.x;
@@ -127,7 +133,7 @@ __global__ void sum_columns_kernel(const float* a, float* out, double* partial, 
   if (c < cols)
     for (long long r = blockIdx.y * (long long)kRowLanes + threadIdx.y; r < rows;
          r += (long long)gridDim.y * kRowLanes)
-      acc += a[r * cols + c];
+      acc += value_of(a[r * cols + c]);
   lanes[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y == 0 && c < cols) {
@@ -148,6 +154,33 @@ __global__ void sum_column_partials_kernel(const double* partial, float* out, in
     for (int g = 0; g < groups; ++g) sum += partial[g * cols + c];
     out[c] = (float)sum;
   }
+}
+
+// out[c] = sum_r a[r, c]: one stage when the column blocks alone fill the GPU,
+// else two (each row group's partial sums, then each column's partials in order).
+template <typename Element>
+void sum_columns(const Element* a, float* out, int64_t rows, int64_t cols) {
+  if (cols <= 0) return;
+  const int64_t column_blocks = (cols + kColumnTile - 1) / kColumnTile;
+  const int64_t target_blocks = (int64_t)sm_count() * kBlocksPerSM;
+  int64_t groups = std::max<int64_t>(1, target_blocks / column_blocks);
+  groups = std::min<int64_t>({groups, (rows + kRowLanes - 1) / kRowLanes, kMaxGridYZ});
+  groups = std::max<int64_t>(groups, 1);
+  dim3 block(kColumnTile, kRowLanes);
+  dim3 grid((unsigned)column_blocks, (unsigned)groups);
+  if (groups == 1) {
+    sum_columns_kernel<<<grid, block, 0, stream()>>>(a, out, nullptr, rows, cols);
+    AHA_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  float* scratch = alloc(2 * groups * cols);
+  double* partial = reinterpret_cast<double*>(scratch);
+  sum_columns_kernel<<<grid, block, 0, stream()>>>(a, out, partial, rows, cols);
+  AHA_CUDA_CHECK(cudaGetLastError());
+  sum_column_partials_kernel<<<grid_for(cols), kThreads, 0, stream()>>>(partial, out, (int)groups,
+                                                                         cols);
+  AHA_CUDA_CHECK(cudaGetLastError());
+  free(scratch);
 }
 
 // Grid-stride over out; the value a[i / size] is read from cache by the `size`
@@ -176,29 +209,10 @@ void sum_squares(const float* a, float* out, int64_t n) {
 }
 
 // out[c] = sum_r a[r, c]
-void sum_rows(const float* a, float* out, int64_t rows, int64_t cols) {
-  if (cols <= 0) return;
-  const int64_t column_blocks = (cols + kColumnTile - 1) / kColumnTile;
-  const int64_t target_blocks = (int64_t)sm_count() * kBlocksPerSM;
-  int64_t groups = std::max<int64_t>(1, target_blocks / column_blocks);
-  groups = std::min<int64_t>({groups, (rows + kRowLanes - 1) / kRowLanes, kMaxGridYZ});
-  groups = std::max<int64_t>(groups, 1);
-  dim3 block(kColumnTile, kRowLanes);
-  dim3 grid((unsigned)column_blocks, (unsigned)groups);
-  if (groups == 1) {
-    sum_columns_kernel<<<grid, block, 0, stream()>>>(a, out, nullptr, rows, cols);
-    AHA_CUDA_CHECK(cudaGetLastError());
-    return;
-  }
-  float* scratch = alloc(2 * groups * cols);
-  double* partial = reinterpret_cast<double*>(scratch);
-  sum_columns_kernel<<<grid, block, 0, stream()>>>(a, out, partial, rows, cols);
-  AHA_CUDA_CHECK(cudaGetLastError());
-  sum_column_partials_kernel<<<grid_for(cols), kThreads, 0, stream()>>>(partial, out, (int)groups,
-                                                                         cols);
-  AHA_CUDA_CHECK(cudaGetLastError());
-  free(scratch);
-}
+void sum_rows(const float* a, float* out, int64_t rows, int64_t cols) { sum_columns(a, out, rows, cols); }
+
+// The same sums over the exactly widened bf16 values, fp32 out (a bias gradient).
+void sum_rows_bf16(const uint16_t* a, float* out, int64_t rows, int64_t cols) { sum_columns(a, out, rows, cols); }
 
 // out[r, j] = a[r] for j < size
 void expand_last(const float* a, float* out, int64_t rows, int64_t size) {
