@@ -32,16 +32,24 @@ AdamW::AdamW(std::vector<Var> params, AdamWConfig config, std::vector<bool> deca
 //   p = p - lr * ( m_hat / (sqrt(v_hat) + eps) + wd * p )
 // The decay is decoupled: it shrinks p directly instead of being added to g,
 // so Adam's per-coordinate scaling does not weaken it for large-gradient weights.
+// Every parameter in one multi-tensor op (tensor/ops.h): a few launches for
+// the whole model instead of one per parameter.
 void AdamW::step(float lr) {
   profile_mark("(between ops)");
   ++steps_;
+  std::vector<Tensor> params, grads, m, v;
+  std::vector<float> decay;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& grad = params_[i].grad();
     if (!grad.defined()) continue;  // unused this step (e.g. a frozen branch)
-    AdamWParams hp{lr, config_.beta1, config_.beta2, config_.eps,
-                   decay_[i] ? config_.weight_decay : 0.0f, steps_};
-    adamw_step_(params_[i].value(), grad, m_[i], v_[i], hp);
+    params.push_back(params_[i].value());
+    grads.push_back(grad);
+    m.push_back(m_[i]);
+    v.push_back(v_[i]);
+    decay.push_back(decay_[i] ? config_.weight_decay : 0.0f);
   }
+  const AdamWParams hp{lr, config_.beta1, config_.beta2, config_.eps, 0.0f, steps_};
+  adamw_step_all_(params, grads, m, v, decay, hp);
   profile_mark("adamw step");
 }
 
@@ -57,23 +65,12 @@ float clip_grad_norm(const std::vector<Var>& params, float max_norm) {
   if (!(max_norm > 0.0f))
     throw std::runtime_error("clip_grad_norm: max_norm must be > 0, got " + std::to_string(max_norm));
   profile_mark("(between ops)");
-  Tensor total;
-  for (const Var& p : params) {
-    const Tensor& g = p.grad();
-    if (!g.defined()) continue;
-    if (!total.defined()) total = sum_squares(g);
-    else add_(total, sum_squares(g));
-  }
-  if (!total.defined()) return 0.0f;
-  float norm = std::sqrt(total.item());
-  if (norm > max_norm) {
-    float scale = max_norm / norm;
-    for (const Var& p : params) {
-      if (!p.grad().defined()) continue;
-      Tensor g = p.grad();  // shares storage: scaled in place
-      mul_scalar_(g, scale);
-    }
-  }
+  std::vector<Tensor> grads;
+  for (const Var& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());  // shares storage: scaled in place
+  if (grads.empty()) return 0.0f;
+  const float norm = std::sqrt(sum_squares_all(grads).item());
+  if (norm > max_norm) mul_scalar_all_(grads, max_norm / norm);
   profile_mark("clip_grad_norm");
   return norm;
 }

@@ -170,9 +170,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, DTyp
   return c;
 }
 
-// With x bf16 (the bf16 path), w is rounded to bf16 for the product, b and
-// the residual stay fp32 and are added to the fp32 sums; y is rounded to bf16
-// only when it feeds another product (no residual): the residual stream stays fp32.
+// With x bf16 (the bf16 path), w and b are rounded to bf16 (as autocast
+// does), the residual stays fp32; both are added to the fp32 sums, and y is
+// rounded to bf16 only when it feeds another product (no residual): the
+// residual stream stays fp32.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual) {
   const char* op = "linear";
   Device dev = same_device(op, x, w);
@@ -538,7 +539,7 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int n
   const int64_t D = check_attention_inputs(op, q, k, v, n_heads);
   const int64_t B = q.size(0), T = q.size(1);
   // bf16 storage, float32 math. On the GPU, head dims 32 and 64 have native
-  // bf16 kernels (tensor/cuda/attention_bf16.cu); elsewhere a bf16 call widens
+  // bf16 kernels (tensor/cuda/attention_tc.cu); elsewhere a bf16 call widens
   // q, k, v (exact), runs the float kernels and rounds y once: the reference.
   if (q.dtype() == DType::BF16) {
 #if AHA_CUDA
@@ -710,6 +711,9 @@ Tensor decode_attention_bf16(const Tensor& qkv, int64_t column, const Tensor& ke
 }
 
 uint16_t bf16_round(float x) { return cpu::bf16_round(x); }
+float bf16_widen(uint16_t bits) { return cpu::bf16_widen(bits); }
+
+// ---- bf16 ----
 
 Tensor cast(const Tensor& x, DType dtype) {
   check_defined("cast", x);
@@ -719,7 +723,6 @@ Tensor cast(const Tensor& x, DType dtype) {
   else AHA_DISPATCH(x.device(), cast_to_f32(x.data_bf16(), y.data(), x.numel()));
   return y;
 }
-float bf16_widen(uint16_t bits) { return cpu::bf16_widen(bits); }
 
 void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
                   Tensor& next_positions, const SampleStepConfig& config, const Tensor& clock) {
@@ -858,6 +861,64 @@ void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
   check_same_shape(op, param, v);
   if (hp.step < 1) shape_error(op, "step must be >= 1 (bias correction), got " + std::to_string(hp.step));
   AHA_DISPATCH(dev, adamw(param.data(), grad.data(), m.data(), v.data(), param.numel(), hp));
+}
+
+// ---- multi-tensor optimiser ops ----
+
+// Every tensor defined, float32 and on `dev`; returns their pointers and sizes.
+static std::vector<float*> list_data(const char* op, const std::vector<Tensor>& tensors, Device dev,
+                                     std::vector<int64_t>& sizes) {
+  std::vector<float*> data;
+  sizes.clear();
+  for (const Tensor& t : tensors) {
+    check_defined(op, t);
+    if (t.device() != dev) shape_error(op, "tensors on different devices");
+    data.push_back(const_cast<Tensor&>(t).data());  // the op says whether it writes
+    sizes.push_back(t.numel());
+  }
+  return data;
+}
+
+Tensor sum_squares_all(const std::vector<Tensor>& tensors) {
+  const char* op = "sum_squares_all";
+  if (tensors.empty()) shape_error(op, "no tensors");
+  const Device dev = tensors[0].device();
+  std::vector<int64_t> sizes;
+  const std::vector<float*> data = list_data(op, tensors, dev, sizes);
+  Tensor out = Tensor::empty(Shape{}, dev);
+  AHA_DISPATCH(dev, sum_squares_list(std::vector<const float*>(data.begin(), data.end()), sizes, out.data()));
+  return out;
+}
+
+void mul_scalar_all_(const std::vector<Tensor>& tensors, float s) {
+  if (tensors.empty()) return;
+  const Device dev = tensors[0].device();
+  std::vector<int64_t> sizes;
+  const std::vector<float*> data = list_data("mul_scalar_all_", tensors, dev, sizes);
+  AHA_DISPATCH(dev, scale_list(data, sizes, s));
+}
+
+void adamw_step_all_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                     const std::vector<Tensor>& m, const std::vector<Tensor>& v,
+                     const std::vector<float>& weight_decay, const AdamWParams& hp) {
+  const char* op = "adamw_step_all_";
+  const size_t n = params.size();
+  if (grads.size() != n || m.size() != n || v.size() != n || weight_decay.size() != n)
+    shape_error(op, "the lists of params, grads, m, v and weight decays differ in length");
+  if (hp.step < 1) shape_error(op, "step must be >= 1 (bias correction), got " + std::to_string(hp.step));
+  if (n == 0) return;
+  const Device dev = params[0].device();
+  std::vector<int64_t> sizes;
+  const std::vector<float*> p = list_data(op, params, dev, sizes), g = list_data(op, grads, dev, sizes),
+                            mm = list_data(op, m, dev, sizes), vv = list_data(op, v, dev, sizes);
+  std::vector<AdamWSlot> slots;
+  for (size_t i = 0; i < n; ++i) {
+    check_same_shape(op, params[i], grads[i]);
+    check_same_shape(op, params[i], m[i]);
+    check_same_shape(op, params[i], v[i]);
+    slots.push_back({p[i], g[i], mm[i], vv[i], params[i].numel(), weight_decay[i]});
+  }
+  AHA_DISPATCH(dev, adamw_list(slots, hp));
 }
 
 }  // namespace aha

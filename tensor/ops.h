@@ -239,4 +239,19 @@ void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
 // Sum of squares of all elements, as a device scalar [] (no host sync).
 Tensor sum_squares(const Tensor& a);
 
+// ---- multi-tensor optimiser ops (tensor/cpu/optim.cpp, tensor/cuda/optim.cu) ----
+// The clipping and the AdamW step of a whole model (a GPT has ~100 parameter
+// tensors) in a few launches instead of a few per tensor: on CUDA, each block
+// takes a chunk of one tensor of the list. Same arithmetic per element as the
+// one-tensor ops; the sum of squares is summed in a fixed order (the same bits
+// every run) but not in the one-tensor op's order.
+// sum over every tensor of all its elements squared, as a device scalar []
+Tensor sum_squares_all(const std::vector<Tensor>& tensors);
+void mul_scalar_all_(const std::vector<Tensor>& tensors, float s);  // every tensor *= s, in place
+// One AdamW step of every parameter i with its gradient, moments and weight
+// decay weight_decay[i] (hp.weight_decay is not read); the shapes as adamw_step_.
+void adamw_step_all_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                     const std::vector<Tensor>& m, const std::vector<Tensor>& v,
+                     const std::vector<float>& weight_decay, const AdamWParams& hp);
+
 }  // namespace aha

@@ -2,7 +2,7 @@
 // (and on CUDA for head dims other than 32 and 64) a bf16 call widens q, k, v,
 // runs the fp32 op and rounds its outputs: the cast path, the reference. On
 // CUDA, D = 32 and 64 run the native bf16 tensor-core kernels of
-// tensor/cuda/attention_bf16.cu. Checked here: the cast path bit for bit
+// tensor/cuda/attention_tc.cu. Checked here: the cast path bit for bit
 // against round(fp32 attention of the widened inputs); the native kernels
 // against the cast path on the CPU, forward (y, lse) and backward (dq, dk, dv);
 // their determinism; and which path the CUDA dispatch takes.

@@ -17,6 +17,15 @@ enum class BinaryOp { Add, Sub, Mul, Div, Min, Max, GreaterEqual };
 enum class Broadcast { Same, LastDim, Scalar };
 enum class UnaryOp { Exp, Log, Tanh, Sqrt, Relu, Gelu };
 enum class ReduceOp { Sum, Mean, Max };
+// One tensor of a multi-tensor AdamW step (adamw_list): its n elements, its decay.
+struct AdamWSlot {
+  float* param;
+  const float* grad;
+  float* m;
+  float* v;
+  int64_t n;
+  float weight_decay;
+};
 
 namespace cpu {
 
@@ -152,6 +161,12 @@ void graph_destroy(void* graph, const std::vector<float*>& blocks);
 void axpy(float* a, const float* b, int64_t n, float alpha);  // a += alpha * b
 void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
            const AdamWParams& hp);
+// The same for a list of tensors in one go (tensor/ops.h "multi-tensor"):
+// out[0] = sum over every tensor of its squares; every tensor *= s; one AdamW
+// step of every slot (its own weight decay; hp.weight_decay is not read).
+void sum_squares_list(const std::vector<const float*>& tensors, const std::vector<int64_t>& sizes, float* out);
+void scale_list(const std::vector<float*>& tensors, const std::vector<int64_t>& sizes, float s);
+void adamw_list(const std::vector<AdamWSlot>& slots, const AdamWParams& hp);
 
 }  // namespace cpu
 }  // namespace aha

@@ -1,4 +1,5 @@
-// The optimiser's elementwise kernels: axpy (gradient accumulation) and AdamW.
+// The optimiser's elementwise kernels: axpy (gradient accumulation) and AdamW,
+// and their multi-tensor forms for clipping and stepping a whole model.
 // Elements are independent: large tensors are split across threads.
 #include <cmath>
 
@@ -31,6 +32,31 @@ void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
     float m_hat = m[i] / correction1;
     float v_hat = v[i] / correction2;
     param[i] -= hp.lr * (m_hat / (std::sqrt(v_hat) + hp.eps) + hp.weight_decay * param[i]);
+  }
+}
+
+// out[0] = sum_t sum_i tensors[t][i]^2, in double, tensor after tensor (each
+// tensor's own sum is the one-tensor kernel's: threads never split a sum).
+void sum_squares_list(const std::vector<const float*>& tensors, const std::vector<int64_t>& sizes, float* out) {
+  double total = 0.0;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    float part = 0.0f;
+    sum_squares(tensors[t], &part, sizes[t]);
+    total += part;
+  }
+  out[0] = (float)total;
+}
+
+void scale_list(const std::vector<float*>& tensors, const std::vector<int64_t>& sizes, float s) {
+  for (size_t t = 0; t < tensors.size(); ++t) affine(tensors[t], tensors[t], sizes[t], s, 0.0f);
+}
+
+// The one-tensor step for each slot, with the slot's weight decay.
+void adamw_list(const std::vector<AdamWSlot>& slots, const AdamWParams& hp) {
+  for (const AdamWSlot& slot : slots) {
+    AdamWParams p = hp;
+    p.weight_decay = slot.weight_decay;
+    adamw(slot.param, slot.grad, slot.m, slot.v, slot.n, p);
   }
 }
 

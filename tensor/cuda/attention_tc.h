@@ -2,8 +2,9 @@
 // dims 32 and 64; tensor/cuda/attention.cu picks them when TF32 is on (the
 // user's switch in tensor/ops.h) and keeps its fp32 kernels for the rest.
 // Arguments as in tensor/cuda/kernels.h: q, k, v, y, dy, dq, dk, dv [B, T, H*D],
-// lse [B, H, T]. Included by .cu files only (with the launch helpers both use,
-// as do the bf16 kernels of tensor/cuda/attention_bf16.cu).
+// lse [B, H, T]. The same kernels serve bf16 tensors (causal_attention_bf16 in
+// kernels.h; both in tensor/cuda/attention_tc.cu). Included by .cu files only,
+// with the launch helpers the attention kernels use.
 #pragma once
 
 #include <cstdint>

@@ -15,5 +15,14 @@ __device__ __forceinline__ unsigned int bf16_round(float x) {
 // bf16 bits -> float, exact: the bits are float32's top half.
 __device__ __forceinline__ float bf16_widen(unsigned short bits) { return __uint_as_float((unsigned int)bits << 16); }
 
+// Two bf16 values in one 32-bit word (element 2i the low half, 2i+1 the high
+// one, as a little-endian bf16 array lays them out): the widened halves, and
+// two floats rounded into a word. Kernels move bf16 a word (or more) at a time.
+__device__ __forceinline__ float bf16_low(unsigned int word) { return __uint_as_float(word << 16); }
+__device__ __forceinline__ float bf16_high(unsigned int word) { return __uint_as_float(word & 0xffff0000u); }
+__device__ __forceinline__ unsigned int bf16_pack(float low, float high) {
+  return bf16_round(low) | bf16_round(high) << 16;
+}
+
 }  // namespace cuda
 }  // namespace aha

@@ -128,9 +128,7 @@ __global__ void decode_attention_kernel(const float* qkv, long long S, long long
 // ---- the bf16 cache: [B, H, Tmax, D/2] floats, each word two bf16 (tensor/ops.h) ----
 
 // bf16_round (tensor/cuda/bf16.cuh): round to nearest even, NaN -> 0x7fff.
-// The two values of a word, widened exactly: element 2i is the low half, 2i+1 the high one.
-__device__ __forceinline__ float bf16_low(unsigned int word) { return __uint_as_float(word << 16); }
-__device__ __forceinline__ float bf16_high(unsigned int word) { return __uint_as_float(word & 0xffff0000u); }
+// bf16_low / bf16_high (bf16.cuh): the two values of a word, widened exactly.
 
 // The 8 values of a uint4 (16 bytes of a cache row), widened.
 __device__ __forceinline__ void widen8(const uint4 u, float x[8]) {
@@ -156,7 +154,7 @@ __global__ void kv_cache_write_bf16_kernel(float* cache, const float* src, long 
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     const long long w = i % W, h = (i / W) % H, t = (i / (W * H)) % Tn, b = i / (W * H * Tn);
     const float* x = src + (b * Tn + t) * S + column + h * D + 2 * w;
-    cache[((b * H + h) * Tmax + start + t) * W + w] = __uint_as_float(bf16_round(x[0]) | bf16_round(x[1]) << 16);
+    cache[((b * H + h) * Tmax + start + t) * W + w] = __uint_as_float(bf16_pack(x[0], x[1]));
   }
 }
 

@@ -116,7 +116,7 @@ void causal_attention(const float* q, const float* k, const float* v, float* y, 
 void causal_attention_backward(const float* q, const float* k, const float* v, const float* y,
                                const float* lse, const float* dy, float* dq, float* dk, float* dv,
                                int64_t B, int64_t T, int64_t H, int64_t D);
-// attention_bf16.cu: the same on bf16 tensor cores, for the head dims
+// attention_tc.cu: the same on bf16 tensor cores, for the head dims
 // causal_attention_bf16_supports says (32, 64): q, k, v, y, dy, dq, dk, dv are
 // bf16 bits, lse float.
 bool causal_attention_bf16_supports(int64_t D);
@@ -159,6 +159,12 @@ void graph_destroy(void* graph, const std::vector<float*>& blocks);
 void axpy(float* a, const float* b, int64_t n, float alpha);  // a += alpha * b
 void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
            const AdamWParams& hp);
+// The same for a list of tensors in one go (tensor/ops.h "multi-tensor"):
+// out[0] = sum over every tensor of its squares; every tensor *= s; one AdamW
+// step of every slot (its own weight decay; hp.weight_decay is not read).
+void sum_squares_list(const std::vector<const float*>& tensors, const std::vector<int64_t>& sizes, float* out);
+void scale_list(const std::vector<float*>& tensors, const std::vector<int64_t>& sizes, float s);
+void adamw_list(const std::vector<AdamWSlot>& slots, const AdamWParams& hp);
 
 }  // namespace cuda
 }  // namespace aha

@@ -80,6 +80,41 @@ void set_tf32(bool enabled) {
 
 bool tf32_enabled() { return g_tf32; }
 
+namespace {
+
+// The column-major call for C[b] = op(A[b]) @ op(B[b]) (below), shared by the
+// fp32 and bf16 products: operands swapped, M and N swapped, leading dims the
+// stored row lengths. A shared weight times a batch of untransposed inputs is
+// one tall product, [batch*M, K] @ [K, N], which cuBLAS runs faster than
+// `batch` small ones.
+struct StridedGemm {
+  cublasOperation_t op_b, op_a;  // cuBLAS's first operand is our B
+  int n, m, k, ldb, lda, ldc, batch;
+  long long stride_b, stride_a, stride_c;
+};
+
+StridedGemm strided_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
+                         bool b_shared) {
+  if (b_shared && !trans_a && batch > 1) {
+    M *= batch;
+    batch = 1;
+  }
+  return StridedGemm{trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                     trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                     to_int(N, "N"),
+                     to_int(M, "M"),
+                     to_int(K, "K"),
+                     to_int(trans_b ? K : N, "ldb"),
+                     to_int(trans_a ? M : K, "lda"),
+                     to_int(N, "ldc"),
+                     to_int(batch, "batch"),
+                     b_shared ? 0 : K * N,
+                     M * K,
+                     M * N};
+}
+
+}  // namespace
+
 // C[b] = op(A[b]) @ op(B[b]); A[b] stored [M, K] ([K, M] if trans_a), B[b] stored
 // [K, N] ([N, K] if trans_b), C[b] [M, N], all row-major and contiguous.
 // In cuBLAS's column-major terms: C^T [N, M] = op(B)^T [N, K] @ op(A)^T [K, M], where
@@ -88,20 +123,10 @@ bool tf32_enabled() { return g_tf32; }
 void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t N,
             int64_t K, bool trans_a, bool trans_b, bool b_shared) {
   if (batch <= 0 || M <= 0 || N <= 0) return;
-  // A shared weight times a batch of untransposed inputs is one tall product:
-  // [batch*M, K] @ [K, N], which cuBLAS runs faster than `batch` small ones.
-  if (b_shared && !trans_a && batch > 1) {
-    M *= batch;
-    batch = 1;
-  }
+  const StridedGemm g = strided_gemm(batch, M, N, K, trans_a, trans_b, b_shared);
   const float alpha = 1.0f, beta = 0.0f;
-  int lda = to_int(trans_a ? M : K, "lda");
-  int ldb = to_int(trans_b ? K : N, "ldb");
-  long long stride_a = M * K, stride_b = b_shared ? 0 : K * N, stride_c = M * N;
-  AHA_CUDA_CHECK(cublasSgemmStridedBatched(
-      handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-      to_int(N, "N"), to_int(M, "M"), to_int(K, "K"), &alpha, b, ldb, stride_b, a, lda, stride_a,
-      &beta, c, to_int(N, "ldc"), stride_c, to_int(batch, "batch")));
+  AHA_CUDA_CHECK(cublasSgemmStridedBatched(handle(), g.op_b, g.op_a, g.n, g.m, g.k, &alpha, b, g.ldb, g.stride_b, a,
+                                           g.lda, g.stride_a, &beta, c, g.ldc, g.stride_c, g.batch));
 }
 
 // The same product with bf16 A and B (tensor cores at the bf16 rate), float32
@@ -109,20 +134,12 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
 void matmul_bf16(const uint16_t* a, const uint16_t* b, void* c, DType out, int64_t batch, int64_t M, int64_t N,
                  int64_t K, bool trans_a, bool trans_b, bool b_shared) {
   if (batch <= 0 || M <= 0 || N <= 0) return;
-  if (b_shared && !trans_a && batch > 1) {  // one tall product, as in matmul()
-    M *= batch;
-    batch = 1;
-  }
+  const StridedGemm g = strided_gemm(batch, M, N, K, trans_a, trans_b, b_shared);
   const float alpha = 1.0f, beta = 0.0f;
-  int lda = to_int(trans_a ? M : K, "lda");
-  int ldb = to_int(trans_b ? K : N, "ldb");
-  long long stride_a = M * K, stride_b = b_shared ? 0 : K * N, stride_c = M * N;
   const cudaDataType c_type = out == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
-  AHA_CUDA_CHECK(cublasGemmStridedBatchedEx(
-      handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, to_int(N, "N"),
-      to_int(M, "M"), to_int(K, "K"), &alpha, b, CUDA_R_16BF, ldb, stride_b, a, CUDA_R_16BF, lda, stride_a,
-      &beta, c, c_type, to_int(N, "ldc"), stride_c, to_int(batch, "batch"), CUBLAS_COMPUTE_32F,
-      CUBLAS_GEMM_DEFAULT));
+  AHA_CUDA_CHECK(cublasGemmStridedBatchedEx(handle(), g.op_b, g.op_a, g.n, g.m, g.k, &alpha, b, CUDA_R_16BF, g.ldb,
+                                            g.stride_b, a, CUDA_R_16BF, g.lda, g.stride_a, &beta, c, c_type, g.ldc,
+                                            g.stride_c, g.batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 namespace {

@@ -67,18 +67,13 @@ __global__ void gelu_backward_kernel(const float* x, const float* dy, float* dx,
 // 32-bit word) a step, so a warp reads 128 bytes of each input at once as the
 // float kernels do (storage blocks are 512-byte aligned); thread 0 takes the
 // last value when n is odd. Grid-stride; each input read once, dx written once.
-__device__ __forceinline__ float low(unsigned int word) { return bf16_widen(word & 0xffffu); }
-__device__ __forceinline__ float high(unsigned int word) { return bf16_widen(word >> 16); }
-__device__ __forceinline__ unsigned int pack(float low, float high) {
-  return bf16_round(low) | bf16_round(high) << 16;
-}
 
 __global__ void gelu_bf16_kernel(const uint16_t* a, uint16_t* out, long long n) {
   const unsigned int* a2 = reinterpret_cast<const unsigned int*>(a);
   unsigned int* out2 = reinterpret_cast<unsigned int*>(out);
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n / 2;
        i += (long long)gridDim.x * blockDim.x)
-    out2[i] = pack(gelu(low(a2[i])), gelu(high(a2[i])));
+    out2[i] = bf16_pack(gelu(bf16_low(a2[i])), gelu(bf16_high(a2[i])));
   if (n % 2 == 1 && blockIdx.x == 0 && threadIdx.x == 0)
     out[n - 1] = (uint16_t)bf16_round(gelu(bf16_widen(a[n - 1])));
 }
@@ -91,7 +86,7 @@ __global__ void gelu_backward_bf16_kernel(const uint16_t* x, const uint16_t* dy,
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n / 2;
        i += (long long)gridDim.x * blockDim.x) {
     const unsigned int xw = x2[i], dyw = dy2[i];
-    dx2[i] = pack(low(dyw) * gelu_grad(low(xw)), high(dyw) * gelu_grad(high(xw)));
+    dx2[i] = bf16_pack(bf16_low(dyw) * gelu_grad(bf16_low(xw)), bf16_high(dyw) * gelu_grad(bf16_high(xw)));
   }
   if (n % 2 == 1 && blockIdx.x == 0 && threadIdx.x == 0)
     dx[n - 1] = (uint16_t)bf16_round(bf16_widen(dy[n - 1]) * gelu_grad(bf16_widen(x[n - 1])));
