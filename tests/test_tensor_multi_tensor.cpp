@@ -45,11 +45,18 @@ bool same_bits(const Tensor& a, const Tensor& b) {
 void check_ops(Device device) {
   const std::vector<int64_t> sizes = list_sizes();
   const std::vector<Tensor> a = random_list(sizes, 1, device);
-  // sum of squares: the one-tensor sums added in double, to float rounding
+  // sum of squares: the one-tensor sums added up (on the CPU in exactly this
+  // float loop; on CUDA in another fixed order, to float rounding)
   double want = 0.0;
-  for (const Tensor& t : a) want += t.numel() ? (double)sum_squares(t).item() : 0.0;
+  float loop = 0.0f;
+  for (const Tensor& t : a) {
+    const float part = sum_squares(t).item();
+    want += part;
+    loop += part;
+  }
   const float got = sum_squares_all(a).item();
   CHECK(got == doctest::Approx(want).epsilon(1e-6));
+  if (device == Device::CPU) CHECK(got == loop);
   CHECK(sum_squares_all(a).item() == got);  // a fixed order: the same bits again
   // scale: the same product per element as mul_scalar_
   std::vector<Tensor> scaled = clones(a), one_by_one = clones(a);

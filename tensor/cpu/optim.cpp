@@ -35,16 +35,17 @@ void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
   }
 }
 
-// out[0] = sum_t sum_i tensors[t][i]^2, in double, tensor after tensor (each
-// tensor's own sum is the one-tensor kernel's: threads never split a sum).
+// out[0] = sum_t sum_i tensors[t][i]^2: each tensor's sum as the one-tensor
+// kernel makes it (in double, rounded to float), added in float tensor after
+// tensor, so the result is the loop `total += sum_squares(g)` bit for bit.
 void sum_squares_list(const std::vector<const float*>& tensors, const std::vector<int64_t>& sizes, float* out) {
-  double total = 0.0;
+  float total = 0.0f;
   for (size_t t = 0; t < tensors.size(); ++t) {
     float part = 0.0f;
     sum_squares(tensors[t], &part, sizes[t]);
     total += part;
   }
-  out[0] = (float)total;
+  out[0] = total;
 }
 
 void scale_list(const std::vector<float*>& tensors, const std::vector<int64_t>& sizes, float s) {
