@@ -104,11 +104,66 @@ std::string before_after_table(const EvalResult& bt, const EvalResult& bo, const
     return r.style_share[(int)data::Style::Verify] + r.style_share[(int)data::Style::Correct];
   };
   row("self-checking completions, test", percent(self_checking(bt)), percent(self_checking(rt)));
+  // The trace checker (reward/trace.h): what the completions' claims are worth.
+  const auto trace_row = [&](const char* name, const char* key) {
+    auto value = [&](const EvalResult& r) {
+      for (const auto& [k, v] : r.trace.metrics())
+        if (k == key) return v ? percent(*v) : std::string("-");
+      return std::string("-");
+    };
+    row(name, value(bt), value(rt));
+  };
+  trace_row("false claims (of all claims), test", "false_claim_rate");
+  trace_row("false \"yes\" completions, test", "false_yes_share");
+  trace_row("effective corrections, test", "effective_correction_share");
+  trace_row("superficial corrections, test", "superficial_correction_share");
+  trace_row("false claims caught, test", "caught_rate");
+  trace_row("faithful to the trace, test", "faithful_share");
+  trace_row("accuracy with a correction, test", "accuracy_with_correction");
+  trace_row("accuracy without one, test", "accuracy_without_correction");
   row("checks per completion, test", number(bt.checks_per_completion), number(rt.checks_per_completion));
   for (int st = 0; st < data::kNumStyles; ++st)
     row((std::string("style ") + data::style_name((data::Style)st) + ", test").c_str(), percent(bt.style_share[st]),
         percent(rt.style_share[st]));
   return s.str();
+}
+
+// The aha moment, found by the program (R1 Table 3): the first GRPO step at
+// which the policy caught and fixed a slip of its own (an effective
+// correction, reward/trace.h) in a rollout or a held-out eval completion, and
+// that completion; and, if it came later, the first such completion whose
+// answer was right. Null when no step had one.
+nlohmann::json find_aha_moment(const std::string& log_path) {
+  std::ifstream log(log_path);
+  std::string text;
+  nlohmann::json first = nullptr, first_right = nullptr;
+  while (std::getline(log, text) && first_right.is_null()) {
+    const nlohmann::json line = nlohmann::json::parse(text);
+    for (const char* source : {"aha_example", "eval_aha_example"}) {
+      if (!line.contains(source)) continue;
+      nlohmann::json moment = line[source];
+      moment["step"] = line["step"];
+      moment["source"] = source == std::string("aha_example") ? "rollout" : "held-out eval";
+      if (first.is_null()) first = moment;
+      if (first_right.is_null() && moment["correct"].get<bool>()) first_right = moment;
+    }
+  }
+  if (first.is_null()) return nullptr;
+  return {{"first", first}, {"first_right", first_right}};
+}
+
+std::string describe_aha_moment(const nlohmann::json& aha) {
+  if (aha.is_null()) return "aha moment: no completion caught and fixed a slip of its own during GRPO\n";
+  std::string out;
+  for (const char* which : {"first", "first_right"}) {
+    const nlohmann::json& m = aha[which];
+    if (m.is_null() || (which == std::string("first_right") && m == aha["first"])) continue;
+    out += std::string(which == std::string("first") ? "aha moment" : "first that then answered right") +
+           ": step " + std::to_string(m["step"].get<int>()) + ", " + m["source"].get<std::string>() + " (" +
+           (m["correct"].get<bool>() ? "right" : "wrong") + ")\n" + m["prompt"].get<std::string>() +
+           m["completion"].get<std::string>() + "\n";
+  }
+  return out;
 }
 
 void run_pipeline(const RunArgs& a) {
@@ -174,6 +229,7 @@ void run_pipeline(const RunArgs& a) {
   // 5. the summary
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string table = before_after_table(base_test, base_ood, rl_test, rl_ood);
+  const nlohmann::json aha = find_aha_moment(options.log_path);
   nlohmann::json summary = {{"preset", preset.name},
                             {"task", task},
                             {"seed", a.grpo.seed},
@@ -186,13 +242,15 @@ void run_pipeline(const RunArgs& a) {
                             {"seconds", seconds},
                             {"base", {{"test", base_test.to_json()}, {"ood", base_ood.to_json()}}},
                             {"rl", {{"test", rl_test.to_json()}, {"ood", rl_ood.to_json()}}},
-                            {"table", table}};
+                            {"table", table},
+                            {"aha_moment", aha}};
   for (auto* side : {&summary["base"]["test"], &summary["base"]["ood"], &summary["rl"]["test"], &summary["rl"]["ood"]})
     side->erase("samples");  // they are in the eval files
   write_json_atomically(dir + "/summary.json", summary);
   std::fprintf(stderr, "run: 5/5 done in %.1f min; results in %s/\n", seconds / 60.0, dir.c_str());
-  std::printf("aha run: %s, task %s, seed %llu, %s, %.1f min\n\n%s\n", preset.name.c_str(), task.c_str(),
-              (unsigned long long)a.grpo.seed, device_name(device), seconds / 60.0, table.c_str());
+  std::printf("aha run: %s, task %s, seed %llu, %s, %.1f min\n\n%s\n%s", preset.name.c_str(), task.c_str(),
+              (unsigned long long)a.grpo.seed, device_name(device), seconds / 60.0, table.c_str(),
+              describe_aha_moment(aha).c_str());
 }
 
 }  // namespace
@@ -205,7 +263,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--out", a->out, "run directory (default: runs/<preset>-<task>-seed<seed>)");
   cmd->add_option("--mix", a->mix,
-                  "corpus mixture, e.g. \"verify=0,correct=0\" (keys: direct steps verify correct noise)");
+                  "corpus mixture, e.g. \"verify=0,correct=0\" (keys: direct steps verify correct noise slip)");
   cmd->add_option("--base", a->base, "use this base model instead of pretraining one")->check(CLI::ExistingFile);
   cmd->add_option("--pretrain-steps", a->pretrain_steps, "pretraining steps (default: the preset's)")
       ->check(CLI::Range(1, 1 << 30));

@@ -26,4 +26,5 @@ std::string device_model_name(Device device);
 void add_eval_command(CLI::App& app);
 void add_grpo_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_trace_command(CLI::App& app);  // `aha trace`: completions read claim by claim
 }  // namespace aha

@@ -14,7 +14,9 @@
 //
 // `verify` adds "check 1223-376=847 agrees" (subtracting back to the first
 // number); `correct` drops a carry or misadds one column, states the wrong sum,
-// then "wait 4+7+1=12 not 11" and redoes every column.
+// checks it the same way ("check 1123-376=747 disagrees"), recomputes the
+// columns until one differs ("wait 4+7+1=12 not 11") and redoes them. `steps`
+// with an uncaught slip stops at the wrong sum.
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -67,18 +69,16 @@ ColumnWork add_columns(const std::vector<int64_t>& numbers, int slip_column = -1
     }
     const std::string lhs = carry ? digits_lhs + "+" + std::to_string(carry) : digits_lhs;
     const int64_t sum = digit_sum + carry;
-    std::string written_lhs = lhs;
     int64_t written = sum;
     if (col == slip_column) {
-      if (slip == Slip::DroppedCarry) {
-        written_lhs = digits_lhs;
+      if (slip == Slip::DroppedCarry) {  // the carry is written down but not added
         written = digit_sum;
       } else {
         written = sum + slip_delta;
       }
       work.fix = lhs + "=" + std::to_string(sum) + " not " + std::to_string(written);
     }
-    std::string line = written_lhs + "=" + std::to_string(written);
+    std::string line = lhs + "=" + std::to_string(written);
     if (written >= 10) line += " carry " + std::to_string(written / 10);
     work.lines.push_back(line);
     work.carries_in.push_back(carry);
@@ -97,18 +97,18 @@ std::string sum_expression(const Problem& problem) {
   return expr;
 }
 
-// "check 1223-376=847 agrees": subtract the addends back off, last first,
-// until only the first addend is left.
-std::string check_line(const Problem& problem, int64_t result) {
+// "check 1223-376=847 agrees": subtract the addends back off the concluded
+// sum, last first; it agrees when the first addend is what is left.
+std::string check_line(const Problem& problem, int64_t concluded) {
   std::string line = "check";
-  int64_t rest = result;
+  int64_t rest = concluded;
   for (size_t k = problem.numbers.size() - 1; k >= 1; --k) {
     int64_t next = rest - problem.numbers[k];
     line += " " + std::to_string(rest) + "-" + std::to_string(problem.numbers[k]) + "=" +
             std::to_string(next);
     rest = next;
   }
-  return line + " agrees";
+  return line + (rest == problem.numbers[0] ? " agrees" : " disagrees");
 }
 
 }  // namespace
@@ -127,7 +127,7 @@ Problem make_add_problem(int difficulty, Generator& rng) {
   return problem;
 }
 
-Solution solve_add(const Problem& problem, Style style, Generator& rng) {
+Solution solve_add(const Problem& problem, Style style, Generator& rng, bool slip) {
   if (problem.task != TaskKind::Add) throw std::runtime_error("solve_add: not an add problem: " + problem.text);
   Solution solution{"", problem.answer};
   if (style == Style::Direct) {
@@ -135,23 +135,28 @@ Solution solve_add(const Problem& problem, Style style, Generator& rng) {
     return solution;
   }
   const ColumnWork work = add_columns(problem.numbers);
-  std::vector<std::string> lines = work.lines;
-  lines.push_back("so " + problem.answer);
-  if (style == Style::Verify) lines.push_back(check_line(problem, problem.target));
-  if (style == Style::Correct) {
+  std::vector<std::string> lines;
+  if (style == Style::Correct || slip) {
     // One slip in a random column: a dropped carry where there was one to
     // drop (half the time), otherwise a column sum off by one.
     const int column = (int)rng.below(work.lines.size());
     const bool can_drop = work.carries_in[column] > 0;
-    Slip slip = can_drop && rng.below(2) ? Slip::DroppedCarry : Slip::WrongSum;
-    int delta = work.sums[column] == 0 || rng.below(2) ? 1 : -1;
-    const ColumnWork slipped = add_columns(problem.numbers, column, slip, delta);
+    const Slip kind = can_drop && rng.below(2) ? Slip::DroppedCarry : Slip::WrongSum;
+    const int delta = work.sums[column] == 0 || rng.below(2) ? 1 : -1;
+    const ColumnWork slipped = add_columns(problem.numbers, column, kind, delta);
     lines = slipped.lines;
     lines.push_back("so " + std::to_string(slipped.result));
+    if (style == Style::Steps) {  // nothing checks it: the wrong sum is the answer
+      solution.answer = std::to_string(slipped.result);
+      solution.think = join_lines(lines);
+      return solution;
+    }
+    lines.push_back(check_line(problem, slipped.result));
     lines.push_back("wait " + slipped.fix);
-    for (const std::string& line : work.lines) lines.push_back(line);
-    lines.push_back("so " + problem.answer);
   }
+  lines.insert(lines.end(), work.lines.begin(), work.lines.end());
+  lines.push_back("so " + problem.answer);
+  if (style == Style::Verify) lines.push_back(check_line(problem, problem.target));
   solution.think = join_lines(lines);
   return solution;
 }

@@ -7,8 +7,10 @@ namespace data {
 
 namespace {
 
-// The think text: after the first <think>, up to </think> or, when the block
-// was never closed, up to <answer> or the end.
+bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
 std::string think_block(const std::string& completion) {
   const std::string open = kThinkOpen;
   const size_t at = completion.find(open);
@@ -19,10 +21,6 @@ std::string think_block(const std::string& completion) {
   if (end == std::string::npos) end = completion.size();
   return completion.substr(begin, end - begin);
 }
-
-bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
-
-}  // namespace
 
 StyleReport classify(const std::string& completion) {
   StyleReport report;

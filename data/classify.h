@@ -24,5 +24,9 @@ struct StyleReport {
 
 StyleReport classify(const std::string& completion);
 
+// The think text: after the first <think>, up to </think> or, when the block
+// was never closed, up to <answer> or the end. Empty without a <think>.
+std::string think_block(const std::string& completion);
+
 }  // namespace data
 }  // namespace aha

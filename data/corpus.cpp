@@ -26,12 +26,14 @@ void check_shares(const std::array<double, N>& shares, const char* what) {
   if (total <= 0) throw std::runtime_error(std::string("corpus: the ") + what + " shares are all zero");
 }
 
+double uniform(Generator& rng) { return (double)(rng.next_u64() >> 11) * 0x1.0p-53; }  // in [0, 1)
+
 // Index i with probability weights[i] / sum(weights).
 template <size_t N>
 size_t pick_weighted(const std::array<double, N>& weights, Generator& rng) {
   double total = 0;
   for (double w : weights) total += w;
-  const double u = (double)(rng.next_u64() >> 11) * 0x1.0p-53 * total;  // uniform in [0, total)
+  const double u = uniform(rng) * total;  // uniform in [0, total)
   double cumulative = 0;
   for (size_t i = 0; i < N; ++i) {
     cumulative += weights[i];
@@ -41,6 +43,10 @@ size_t pick_weighted(const std::array<double, N>& weights, Generator& rng) {
     if (weights[i] > 0) return i;
   return 0;
 }
+
+// Problems drawn for a slipped document before giving up (in practice a
+// countdown draw has room for a slip more than half the time).
+constexpr int kMaxSlipDraws = 1000;
 
 double parse_share(const std::string& key, const std::string& value) {
   size_t used = 0;
@@ -71,9 +77,10 @@ CorpusConfig parse_corpus_mix(const std::string& spec, CorpusConfig base) {
       throw std::runtime_error("corpus mix: '" + item + "' is not key=value");
     const std::string key = item.substr(0, eq);
     const double share = parse_share(key, item.substr(eq + 1));
-    if (key == "noise") {
-      if (share > 1) throw std::runtime_error("corpus mix: noise " + item.substr(eq + 1) + " is above 1");
-      base.noise_share = share;
+    if (key == "noise" || key == "slip") {
+      if (share > 1)
+        throw std::runtime_error("corpus mix: " + key + " " + item.substr(eq + 1) + " is above 1 (a probability)");
+      (key == "noise" ? base.noise_share : base.slip_share) = share;
       continue;
     }
     bool known = false;
@@ -89,7 +96,7 @@ CorpusConfig parse_corpus_mix(const std::string& spec, CorpusConfig base) {
     }
     if (!known)
       throw std::runtime_error("corpus mix: unknown key '" + key +
-                               "' (choices: add, mul, countdown, direct, steps, verify, correct, noise)");
+                               "' (choices: add, mul, countdown, direct, steps, verify, correct, noise, slip)");
   }
   return base;
 }
@@ -108,7 +115,7 @@ std::string describe_mix(const CorpusConfig& config) {
     std::snprintf(buf, sizeof buf, "%s=%.3g ", style_name((Style)s), config.style_shares[s] / styles);
     text += buf;
   }
-  std::snprintf(buf, sizeof buf, "noise=%.3g", config.noise_share);
+  std::snprintf(buf, sizeof buf, "noise=%.3g slip=%.3g", config.noise_share, config.slip_share);
   return text + buf;
 }
 
@@ -118,6 +125,8 @@ Corpus::Corpus(CorpusConfig config, uint64_t seed) : config_(std::move(config)),
   if (!(config_.noise_share >= 0 && config_.noise_share <= 1))
     throw std::runtime_error("corpus: noise share " + std::to_string(config_.noise_share) +
                              " outside [0, 1]");
+  if (!(config_.slip_share >= 0 && config_.slip_share <= 1))
+    throw std::runtime_error("corpus: slip share " + std::to_string(config_.slip_share) + " outside [0, 1]");
   if (config_.max_tokens <= 0)
     throw std::runtime_error("corpus: max_tokens " + std::to_string(config_.max_tokens) + " must be positive");
   for (int t = 0; t < kNumTasks; ++t) {
@@ -141,13 +150,24 @@ Document Corpus::document_at(uint64_t index) const {
   const std::vector<int>& difficulties = config_.difficulties[(int)task];
   const int difficulty = difficulties[rng.below(difficulties.size())];
   doc.problem = sample_problem(task, difficulty, Split::Train, rng);
-  doc.noise = (double)(rng.next_u64() >> 11) * 0x1.0p-53 < config_.noise_share;
+  doc.noise = uniform(rng) < config_.noise_share;
   if (doc.noise) {
     doc.style = Style::Direct;
     doc.completion = write_wrong_solution(doc.problem, rng);
   } else {
     doc.style = (Style)pick_weighted(config_.style_shares, rng);
-    doc.completion = write_solution(doc.problem, doc.style, rng);
+    doc.slipped = doc.style == Style::Steps && uniform(rng) < config_.slip_share;
+    // A slip needs a place to happen (a countdown search whose first line
+    // already hits has none): such a document is about another problem.
+    if (doc.slipped || doc.style == Style::Correct)
+      for (int draw = 0; !can_slip(doc.problem); ++draw) {
+        if (draw == kMaxSlipDraws)
+          throw std::runtime_error(std::string("corpus: no ") + task_name(task) + " problem of difficulty " +
+                                   std::to_string(difficulty) + " with room for a slip in " +
+                                   std::to_string(kMaxSlipDraws) + " draws");
+        doc.problem = sample_problem(task, difficulty, Split::Train, rng);
+      }
+    doc.completion = write_solution(doc.problem, doc.style, rng, doc.slipped);
   }
   doc.prompt = prompt_text(doc.problem);
 

@@ -4,8 +4,9 @@
 //
 // Default mixture (why: see README "The corpus"): styles direct 70%, steps 20%,
 // verify 5%, correct 5%; 5% of all documents are noise (a direct answer that
-// is wrong); the three tasks equally; difficulties uniform over 1..4.
-// Reasoning is present but rare, so RL has behaviours to find and amplify.
+// is wrong); one `steps` document in ten carries a slip nothing catches; the
+// three tasks equally; difficulties uniform over 1..4. Reasoning is present
+// but rare, so RL has behaviours to find and amplify.
 #pragma once
 
 #include <array>
@@ -24,6 +25,10 @@ struct CorpusConfig {
   std::array<double, kNumTasks> task_shares{{1.0, 1.0, 1.0}};                 // add, mul, countdown
   std::array<double, kNumStyles> style_shares{{0.70, 0.20, 0.05, 0.05}};      // direct, steps, verify, correct
   double noise_share = 0.05;  // probability that a document's answer is wrong
+  // Probability that a `steps` document carries one slip that nothing catches
+  // (its answer is then wrong): the web is not perfect. `verify` documents
+  // never slip; `correct` ones always do, and catch it.
+  double slip_share = 0.1;
   // Difficulties per task, drawn uniformly; empty means the task's training
   // difficulties. Anything outside the training range is refused (the OOD set
   // must stay unseen).
@@ -32,8 +37,9 @@ struct CorpusConfig {
 };
 
 // "direct=0.5,steps=0.3,noise=0,countdown=2": set the named shares of `base`
-// (keys: add mul countdown direct steps verify correct noise). Throws on an
-// unknown key or a value that is not a non-negative number.
+// (keys: add mul countdown direct steps verify correct noise slip; noise and
+// slip are probabilities, the others relative weights). Throws on an unknown
+// key or a value that is not a non-negative number.
 CorpusConfig parse_corpus_mix(const std::string& spec, CorpusConfig base = CorpusConfig());
 // One line describing the mixture, for logs: "add=0.333 mul=0.333 ... noise=0.05".
 std::string describe_mix(const CorpusConfig& config);
@@ -42,6 +48,7 @@ struct Document {
   Problem problem;
   Style style = Style::Direct;  // Direct for noise documents
   bool noise = false;
+  bool slipped = false;         // a `steps` document whose one slip nothing catches
   std::string prompt;           // "<bos>...\n"
   std::string completion;       // "<think>...<eos>"
   std::string text() const { return prompt + completion; }

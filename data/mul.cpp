@@ -15,7 +15,10 @@
 // `verify` recomputes the product the other way round, splitting a instead of b:
 // "check 29*347=29*300+29*40+29*7=8700+1160+203=10063 agrees". `correct` gets
 // one partial product wrong by a digit or drops a carry in a sum, states the
-// wrong product, then "wait 347*9=3123 not 3113" and redoes every line.
+// wrong product, checks it the other way round ("... =10063 disagrees"),
+// recomputes the lines until one differs ("wait 347*9=3123 not 3113") and
+// redoes the work from there. `steps` with an uncaught slip stops at the
+// wrong product.
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -86,8 +89,9 @@ int64_t dropped_carry(int64_t x, int64_t y, Generator& rng) {
   return x + y - pow10(carried[rng.below(carried.size())]);
 }
 
-// "check 29*347=29*300+29*40+29*7=8700+1160+203=10063 agrees"
-std::string check_line(int64_t a, int64_t b, int64_t result) {
+// "check 29*347=29*300+29*40+29*7=8700+1160+203=10063 agrees": the product
+// recomputed by splitting a; it agrees when it equals `concluded`.
+std::string check_line(int64_t a, int64_t b, int64_t concluded) {
   std::string terms, values;
   for (int i = digit_count(a) - 1; i >= 0; --i) {
     const int64_t part = (a / pow10(i)) % 10 * pow10(i);
@@ -96,7 +100,7 @@ std::string check_line(int64_t a, int64_t b, int64_t result) {
     values += plus + std::to_string(b * part);
   }
   return "check " + std::to_string(b) + "*" + std::to_string(a) + "=" + terms + "=" + values + "=" +
-         std::to_string(result) + " agrees";
+         std::to_string(a * b) + (a * b == concluded ? " agrees" : " disagrees");
 }
 
 std::string product_expression(const Problem& problem) {
@@ -121,7 +125,7 @@ Problem make_mul_problem(int difficulty, Generator& rng) {
   return problem;
 }
 
-Solution solve_mul(const Problem& problem, Style style, Generator& rng) {
+Solution solve_mul(const Problem& problem, Style style, Generator& rng, bool slip) {
   if (problem.task != TaskKind::Mul) throw std::runtime_error("solve_mul: not a mul problem: " + problem.text);
   const int64_t a = problem.numbers[0], b = problem.numbers[1];
   Solution solution{"", problem.answer};
@@ -130,10 +134,8 @@ Solution solve_mul(const Problem& problem, Style style, Generator& rng) {
     return solution;
   }
   const MulWork work = mul_lines(a, b);
-  std::vector<std::string> lines = work.lines;
-  lines.push_back("so " + problem.answer);
-  if (style == Style::Verify) lines.push_back(check_line(a, b, problem.target));
-  if (style == Style::Correct) {
+  std::vector<std::string> lines;
+  if (style == Style::Correct || slip) {
     // The slip goes on a line with something to get wrong (not "347*0=0"): a
     // partial product off by one digit, or a running sum that dropped a carry.
     std::vector<int> candidates;
@@ -147,10 +149,17 @@ Solution solve_mul(const Problem& problem, Style style, Generator& rng) {
     const MulWork slipped = mul_lines(a, b, line, wrong);
     lines = slipped.lines;
     lines.push_back("so " + std::to_string(slipped.result));
+    if (style == Style::Steps) {  // nothing checks it: the wrong product is the answer
+      solution.answer = std::to_string(slipped.result);
+      solution.think = join_lines(lines);
+      return solution;
+    }
+    lines.push_back(check_line(a, b, slipped.result));
     lines.push_back("wait " + slipped.fix);
-    for (const std::string& l : work.lines) lines.push_back(l);
-    lines.push_back("so " + problem.answer);
   }
+  lines.insert(lines.end(), work.lines.begin(), work.lines.end());
+  lines.push_back("so " + problem.answer);
+  if (style == Style::Verify) lines.push_back(check_line(a, b, problem.target));
   solution.think = join_lines(lines);
   return solution;
 }

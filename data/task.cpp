@@ -56,13 +56,87 @@ Problem make_problem(TaskKind task, int difficulty, Generator& rng) {
   throw std::runtime_error("make_problem: invalid task kind " + std::to_string((int)task));
 }
 
-std::string write_solution(const Problem& problem, Style style, Generator& rng) {
+std::string write_solution(const Problem& problem, Style style, Generator& rng, bool slip) {
+  if (slip && style != Style::Steps)
+    throw std::runtime_error(std::string("write_solution: an uncaught slip is a `steps` document, not `") +
+                             style_name(style) + "`");
   switch (problem.task) {
-    case TaskKind::Add: return completion_text(solve_add(problem, style, rng));
-    case TaskKind::Mul: return completion_text(solve_mul(problem, style, rng));
-    case TaskKind::Countdown: return completion_text(solve_countdown(problem, style, rng));
+    case TaskKind::Add: return completion_text(solve_add(problem, style, rng, slip));
+    case TaskKind::Mul: return completion_text(solve_mul(problem, style, rng, slip));
+    case TaskKind::Countdown: return completion_text(solve_countdown(problem, style, rng, slip));
   }
   throw std::runtime_error("write_solution: invalid task kind " + std::to_string((int)problem.task));
+}
+
+namespace {
+
+// "347" -> 347; false unless plain digits (no sign, no leading zero) that fit.
+bool read_number(const std::string& text, int64_t& value) {
+  if (text.empty() || text.size() > 18 || (text[0] == '0' && text.size() > 1)) return false;
+  value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+Problem parse_problem(const std::string& text) {
+  std::string body = text;
+  if (body.rfind(kBosText, 0) == 0) body.erase(0, std::string(kBosText).size());
+  while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) body.pop_back();
+  const auto fail = [&]() -> Problem {
+    throw std::runtime_error("parse_problem: '" + text +
+                             "' is not a problem of aha's tasks (\"what is 12+34?\", \"what is 12*34?\", "
+                             "\"use 3 7 25 50 to make 104\")");
+  };
+  Problem problem;
+  problem.text = body;
+  const std::string what = "what is ", use = "use ", make = " to make ";
+  if (body.rfind(what, 0) == 0 && body.size() > what.size() + 1 && body.back() == '?') {
+    const std::string expr = body.substr(what.size(), body.size() - what.size() - 1);
+    const bool product = expr.find('*') != std::string::npos;
+    problem.task = product ? TaskKind::Mul : TaskKind::Add;
+    size_t start = 0;
+    for (;;) {
+      const size_t end = expr.find(product ? '*' : '+', start);
+      int64_t n = 0;
+      if (!read_number(expr.substr(start, end == std::string::npos ? std::string::npos : end - start), n)) fail();
+      problem.numbers.push_back(n);
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    if (problem.numbers.size() < 2 || (product && problem.numbers.size() != 2)) fail();
+    if (product && __builtin_mul_overflow(problem.numbers[0], problem.numbers[1], &problem.target)) fail();
+    if (!product)
+      for (int64_t n : problem.numbers)
+        if (__builtin_add_overflow(problem.target, n, &problem.target)) fail();
+    problem.answer = std::to_string(problem.target);
+    return problem;
+  }
+  const size_t at = body.find(make);
+  if (body.rfind(use, 0) == 0 && at != std::string::npos) {
+    problem.task = TaskKind::Countdown;
+    const std::string given = body.substr(use.size(), at - use.size());
+    size_t start = 0;
+    while (start < given.size()) {
+      size_t end = given.find(' ', start);
+      if (end == std::string::npos) end = given.size();
+      int64_t n = 0;
+      if (!read_number(given.substr(start, end - start), n)) fail();
+      problem.numbers.push_back(n);
+      start = end + 1;
+    }
+    if (problem.numbers.size() < 2 || !read_number(body.substr(at + make.size()), problem.target)) fail();
+    return problem;
+  }
+  return fail();
+}
+
+bool can_slip(const Problem& problem) {
+  return problem.task != TaskKind::Countdown || countdown_can_slip(problem);
 }
 
 std::string write_wrong_solution(const Problem& problem, Generator& rng) {

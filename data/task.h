@@ -27,8 +27,15 @@ constexpr int kNumTasks = 3;
 // The four kinds of text on our arithmetic "web" (solution styles):
 //   Direct  - an empty or one-line think, then the answer;
 //   Steps   - a worked solution (columns, partial products, a search trace);
-//   Verify  - Steps, then one "check ..." line that recomputes another way;
-//   Correct - Steps with one slip, a "wait ..." line naming it, the work redone.
+//   Verify  - Steps that check every conclusion with a "check ..." line that
+//             recomputes it another way ("... agrees");
+//   Correct - Verify in which the writer slipped: the check really recomputes,
+//             disagrees ("... disagrees"), "wait X=Y not Z" names the slip, and
+//             the work goes on from the corrected value.
+// Every worked solution is written by a procedure that does not know the
+// answer (the columns, the partial products, a search); a slip is a digit
+// changed or a carry dropped, and everything after it builds on what was
+// written, as a person's pencil would.
 enum class Style { Direct, Steps, Verify, Correct };
 constexpr int kNumStyles = 4;
 
@@ -69,22 +76,38 @@ Style parse_style(const std::string& name);
 // `difficulty` is outside 1..ood_difficulty.
 Problem make_problem(TaskKind task, int difficulty, Generator& rng);
 // The completion "<think>...</think><answer>...</answer><eos>" in `style`.
-std::string write_solution(const Problem& problem, Style style, Generator& rng);
+// `slip` (style Steps only): the work carries one slip that nothing catches,
+// so the answer is wrong (the imperfect web, CorpusConfig::slip_share).
+// Throws when the style needs a slip and the problem offers none (can_slip).
+std::string write_solution(const Problem& problem, Style style, Generator& rng, bool slip = false);
+// Whether the worked solution of `problem` has a place for the slip of style
+// Correct (and of Steps with `slip`). Always for add and mul; for countdown
+// only when its search passes a line that a slip can make seem to hit.
+bool can_slip(const Problem& problem);
 // A noise document's completion: a direct answer that is wrong, as on the web.
 std::string write_wrong_solution(const Problem& problem, Generator& rng);
 
+// The problem a prompt's text states, as make_problem would have written it
+// ("what is 347+29?", "what is 347*29?", "use 3 7 25 50 to make 104"; a
+// leading "<bos>" and a trailing newline are allowed). The difficulty is not
+// recovered (0); a countdown problem's `answer` is left empty (the text does
+// not say which expression the generator had in mind). Throws, quoting the
+// text, when it is none of the three forms.
+Problem parse_problem(const std::string& text);
+
 // Per-task entry points (add.cpp, mul.cpp, countdown.cpp).
 Problem make_add_problem(int difficulty, Generator& rng);
-Solution solve_add(const Problem& problem, Style style, Generator& rng);
+Solution solve_add(const Problem& problem, Style style, Generator& rng, bool slip);
 Solution wrong_add(const Problem& problem, Generator& rng);
 
 Problem make_mul_problem(int difficulty, Generator& rng);
-Solution solve_mul(const Problem& problem, Style style, Generator& rng);
+Solution solve_mul(const Problem& problem, Style style, Generator& rng, bool slip);
 Solution wrong_mul(const Problem& problem, Generator& rng);
 
 Problem make_countdown_problem(int difficulty, Generator& rng);
-Solution solve_countdown(const Problem& problem, Style style, Generator& rng);
+Solution solve_countdown(const Problem& problem, Style style, Generator& rng, bool slip);
 Solution wrong_countdown(const Problem& problem, Generator& rng);
+bool countdown_can_slip(const Problem& problem);
 
 // Small integer helpers shared by the task files.
 int64_t pow10(int exponent);                          // 10^exponent, exponent in 0..18

@@ -26,7 +26,7 @@ extern const char* const kAnswerClose;     // "</answer>"
 // The context every document (prompt + completion) fits in at the training
 // difficulties; the model's default context. Tests measure the longest
 // document of each task, style and difficulty against it.
-constexpr int kMaxDocumentTokens = 256;
+constexpr int kMaxDocumentTokens = 384;
 
 // "<bos>" + problem.text + "\n": exactly what an RL prompt is.
 std::string prompt_text(const Problem& problem);

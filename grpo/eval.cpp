@@ -139,6 +139,8 @@ EvalResult aggregate(const EvalConfig& config, const std::vector<ProblemCompleti
     const ProblemCompletions& pc = completions[i];
     const bool greedy_correct = reward::score(pc.problem, pc.greedy, config.reward).accuracy > 0.0f;
     const data::StyleReport style = data::classify(pc.greedy);
+    reward::TraceReport greedy_trace = reward::check_trace(pc.problem, pc.greedy);
+    result.trace.add(greedy_trace);
     correct += greedy_correct;
     well_formed += reward::parse_completion(pc.greedy).well_formed;
     tokens += pc.greedy_tokens;
@@ -156,7 +158,9 @@ EvalResult aggregate(const EvalConfig& config, const std::vector<ProblemCompleti
       if ((int)pc.sampled.size() != m)
         throw std::runtime_error("eval: problem " + std::to_string(i) + " has " + std::to_string(pc.sampled.size()) +
                                  " sampled completions, expected " + std::to_string(m));
+      if (!result.trace_sampled) result.trace_sampled = reward::TraceTotals();
       for (size_t j = 0; j < pc.sampled.size(); ++j) {
+        result.trace_sampled->add(reward::check_trace(pc.problem, pc.sampled[j]));
         const bool ok = reward::score(pc.problem, pc.sampled[j], config.reward).accuracy > 0.0f;
         sampled_correct += ok;
         if (j == 0) first_sample_correct = ok;
@@ -171,6 +175,7 @@ EvalResult aggregate(const EvalConfig& config, const std::vector<ProblemCompleti
       sample.greedy = pc.greedy;
       sample.greedy_correct = greedy_correct;
       sample.greedy_style = data::style_name(style.style);
+      sample.greedy_trace = std::move(greedy_trace);
       if (m > 0) {
         sample.sampled = pc.sampled[0];
         sample.sampled_correct = first_sample_correct;
@@ -269,6 +274,32 @@ EvalResult evaluate(const GPT& model, const EvalConfig& config, bool progress) {
   return result;
 }
 
+nlohmann::json trace_json(const reward::TraceTotals& totals) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [key, value] : totals.metrics()) j[key] = or_null(value);
+  j["completions"] = totals.completions;
+  return j;
+}
+
+nlohmann::json trace_report_json(const reward::TraceReport& report) {
+  nlohmann::json claims = nlohmann::json::array(), corrections = nlohmann::json::array();
+  for (const reward::Claim& c : report.claims)
+    claims.push_back({{"line", c.line},
+                      {"kind", reward::claim_kind_name(c.kind)},
+                      {"text", c.text},
+                      {"holds", c.holds},
+                      {"truth", c.truth},
+                      {"corrected", c.corrected}});
+  for (const reward::Correction& fix : report.corrections)
+    corrections.push_back({{"line", fix.line}, {"effective", fix.effective}, {"why", fix.why}});
+  return {{"lines", report.lines},
+          {"claims", claims},
+          {"corrections", corrections},
+          {"conclusion", report.conclusion ? nlohmann::json(*report.conclusion) : nlohmann::json(nullptr)},
+          {"faithful", report.faithful},
+          {"correct", report.correct}};
+}
+
 nlohmann::json EvalResult::to_json() const {
   nlohmann::json pass_k = nlohmann::json::object();
   for (const auto& [k, value] : pass_at_k) pass_k[std::to_string(k)] = value;
@@ -286,6 +317,7 @@ nlohmann::json EvalResult::to_json() const {
                            {"greedy", s.greedy},
                            {"greedy_correct", s.greedy_correct},
                            {"greedy_style", s.greedy_style},
+                           {"greedy_trace", trace_report_json(s.greedy_trace)},
                            {"sampled", s.sampled ? nlohmann::json(*s.sampled) : nlohmann::json(nullptr)},
                            {"sampled_correct",
                             s.sampled_correct ? nlohmann::json(*s.sampled_correct) : nlohmann::json(nullptr)}});
@@ -306,6 +338,8 @@ nlohmann::json EvalResult::to_json() const {
           {"checks_per_completion", checks_per_completion},
           {"corrections_per_completion", corrections_per_completion},
           {"accuracy_by_difficulty", by_difficulty},
+          {"trace", trace_json(trace)},
+          {"trace_sampled", trace_sampled ? trace_json(*trace_sampled) : nlohmann::json(nullptr)},
           {"seconds", seconds},
           {"samples", sample_list}};
 }
@@ -340,6 +374,18 @@ std::string EvalResult::table() const {
   out += row("accuracy by style", style_accuracy);
   out += row("checks, corrections", fixed(checks_per_completion, 3) + ", " + fixed(corrections_per_completion, 3) +
                                         " per completion");
+  std::map<std::string, std::optional<double>> t;
+  for (const auto& [key, value] : trace.metrics()) t[key] = value;
+  out += row("trace: claims, false", optional_text(t["claims_per_completion"]) + " per completion, " +
+                                          optional_text(t["false_claim_rate"]) + " of them false");
+  out += row("trace: false yes", optional_text(t["false_yes_share"]) + " of completions");
+  out += row("trace: corrections", optional_text(t["effective_correction_share"]) + " effective, " +
+                                       optional_text(t["superficial_correction_share"]) +
+                                       " superficial (share of completions)");
+  out += row("trace: caught, faithful", optional_text(t["caught_rate"]) + " of false claims, " +
+                                            optional_text(t["faithful_share"]) + " faithful");
+  out += row("accuracy +/- correction", optional_text(t["accuracy_with_correction"]) + " with, " +
+                                            optional_text(t["accuracy_without_correction"]) + " without");
   std::string by_difficulty;
   for (const auto& [d, value] : accuracy_by_difficulty)
     by_difficulty += (by_difficulty.empty() ? "" : "  ") + std::to_string(d) + ": " + optional_text(value);

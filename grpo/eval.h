@@ -22,6 +22,7 @@
 #include "model/generate.h"
 #include "model/gpt.h"
 #include "reward/reward.h"
+#include "reward/trace.h"
 
 namespace aha {
 
@@ -60,6 +61,7 @@ struct EvalSample {
   std::string prompt, greedy;
   bool greedy_correct = false;
   std::string greedy_style;
+  reward::TraceReport greedy_trace;  // the greedy completion read claim by claim
   std::optional<std::string> sampled;  // the first sampled completion
   std::optional<bool> sampled_correct;
 };
@@ -83,6 +85,8 @@ struct EvalResult {
   double checks_per_completion = 0;        // "check" lines per greedy completion
   double corrections_per_completion = 0;   // "wait" lines per greedy completion
   std::map<int, std::optional<double>> accuracy_by_difficulty;  // greedy accuracy; none without problems
+  reward::TraceTotals trace;                        // the trace checker over the greedy completions
+  std::optional<reward::TraceTotals> trace_sampled;  // and over every sampled one; none in greedy-only mode
   double seconds = 0;
   std::vector<EvalSample> samples;
 
@@ -91,6 +95,13 @@ struct EvalResult {
   // A short aligned text table of the headline numbers.
   std::string table() const;
 };
+
+// The trace checker's metrics as a JSON object (reward/trace.h names and
+// orders the keys; a metric without a denominator is null), with the number
+// of completions read: the `trace` object of eval JSON.
+nlohmann::json trace_json(const reward::TraceTotals& totals);
+// One completion's claims, corrections and conclusion, for the trace viewer.
+nlohmann::json trace_report_json(const reward::TraceReport& report);
 
 // The unbiased pass@k estimator (Chen et al. 2021, eq. 1) from m samples of
 // which c are correct: 1 - C(m-c, k) / C(m, k), the chance that k of the m

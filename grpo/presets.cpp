@@ -4,6 +4,13 @@
 
 namespace aha {
 
+namespace {
+// Room for the longest countdown completion of the corpus after the longest
+// OOD prompt ("<bos>use 50 50 50 50 50 to make 200\n", 37 tokens) in the
+// 384-token context of gpu-small and gpu-medium.
+constexpr int kMaxNewTokens = 384 - 37;
+}  // namespace
+
 const std::vector<RunPreset>& run_presets() {
   static const std::vector<RunPreset> all = [] {
     std::vector<RunPreset> p;
@@ -29,13 +36,14 @@ const std::vector<RunPreset>& run_presets() {
     p.push_back(tiny);
 
     // The aha run: one H100, pretraining included, within 20 minutes.
+    // Countdown: a search that checks its hits, where a slip matters.
     RunPreset small;
     small.name = "gpu-small";
-    small.default_task = "mul";
+    small.default_task = "countdown";
     small.pretrain_steps = 3000;
     small.grpo.rollout.prompts = 32;
     small.grpo.rollout.group_size = 16;
-    small.grpo.rollout.max_new_tokens = 192;
+    small.grpo.rollout.max_new_tokens = kMaxNewTokens;
     small.grpo.steps = 200;
     small.grpo.lr = 2e-5f;
     small.grpo.objective.beta = 0.02f;
@@ -43,7 +51,7 @@ const std::vector<RunPreset>& run_presets() {
     small.grpo.eval_problems = 500;
     small.grpo.ckpt_every = 50;
     small.eval_problems = 500;
-    small.eval_ks = {1, 2, 4, 8, 16, 32, 64};
+    small.eval_ks = {1, 2, 4, 8, 16};
     p.push_back(small);
 
     RunPreset medium;
@@ -52,7 +60,7 @@ const std::vector<RunPreset>& run_presets() {
     medium.pretrain_steps = 5000;
     medium.grpo.rollout.prompts = 32;
     medium.grpo.rollout.group_size = 16;
-    medium.grpo.rollout.max_new_tokens = 224;
+    medium.grpo.rollout.max_new_tokens = kMaxNewTokens;
     medium.grpo.steps = 300;
     medium.grpo.lr = 1e-5f;
     medium.grpo.objective.beta = 0.02f;

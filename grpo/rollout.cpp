@@ -38,6 +38,7 @@ Rollout rollout(const GPT& policy, const RolloutConfig& config, Generator& rng) 
     out.texts.push_back(tokenizer.decode(out.completions[i].tokens));
     out.rewards.push_back(reward::score(problem, out.texts.back(), config.reward));
     out.styles.push_back(data::classify(out.texts.back()));
+    out.traces.push_back(reward::check_trace(problem, out.texts.back()));
     out.generated_tokens += (int64_t)out.completions[i].tokens.size();
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,6 +1,7 @@
 // Rollouts: the "sample, score" half of a GRPO step. B fresh training
 // problems, G completions each from the current policy (the KV-cache sampler),
-// each scored by the outcome-only reward and classified by style.
+// each scored by the outcome-only reward, classified by style and read claim
+// by claim by the trace checker (which only measures: reward/trace.h).
 #pragma once
 
 #include <string>
@@ -10,6 +11,7 @@
 #include "data/task.h"
 #include "model/generate.h"
 #include "reward/reward.h"
+#include "reward/trace.h"
 
 namespace aha {
 
@@ -31,6 +33,7 @@ struct Rollout {
   std::vector<std::string> texts;              // [B * G] decoded completions
   std::vector<reward::Reward> rewards;         // [B * G]
   std::vector<data::StyleReport> styles;       // [B * G]
+  std::vector<reward::TraceReport> traces;     // [B * G] never read by the update
   int64_t generated_tokens = 0;
   double seconds = 0.0;
 };

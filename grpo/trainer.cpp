@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "autograd/adamw.h"
+#include "data/template.h"
 #include "data/tokenizer.h"
 #include "grpo/advantage.h"
 #include "grpo/eval.h"
@@ -154,6 +155,8 @@ GrpoConfig grpo_config_from_json(const std::string& text) {
 
 namespace {
 
+// Held-out completions of fixed problems kept in the log at every eval step.
+constexpr int kEvalSamplesLogged = 4;
 
 // ---- the batch the update sees ----
 
@@ -240,6 +243,25 @@ void add_rollout_metrics(nlohmann::json& line, const Rollout& r) {
     line[std::string("style_") + data::style_name((data::Style)s)] = styles[s] / n;
   line["checks_per_completion"] = checks / n;
   line["corrections_per_completion"] = corrections / n;
+
+  // The trace checker's metrics (it only measures: nothing below reaches the reward).
+  reward::TraceTotals trace;
+  for (const reward::TraceReport& report : r.traces) trace.add(report);
+  for (const auto& [key, value] : trace.metrics()) line["trace_" + key] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  // One completion that catches and fixes a slip of its own, if any did; one
+  // that then answers right when there is such a one (the aha moment, R1 Table 3).
+  const int G = (int)(r.completions.size() / r.problems.size());
+  int found = -1, effective = 0;
+  for (size_t i = 0; i < r.traces.size(); ++i) {
+    if (!r.traces[i].effective_correction) continue;
+    ++effective;
+    if (found < 0 || (!r.traces[(size_t)found].correct && r.traces[i].correct)) found = (int)i;
+  }
+  if (found >= 0)
+    line["aha_example"] = {{"prompt", data::prompt_text(r.problems[(size_t)found / (size_t)G])},
+                           {"completion", r.texts[(size_t)found]},
+                           {"correct", r.traces[(size_t)found].correct},
+                           {"completions_with_effective_correction", effective}};
 }
 
 void check_finite(double value, const char* what, int step) {
@@ -390,17 +412,39 @@ nlohmann::json grpo_step(StepState& s) {
   return line;
 }
 
-double held_out_pass1(const GPT& policy, const GrpoConfig& config, bool ood) {
+// The held-out eval during training: greedy only, cheap enough to run every
+// eval_every steps. The same problems every time (the eval seed is fixed), so
+// the completions kept show how one problem's answer changes over training.
+EvalResult held_out_eval(const GPT& policy, const GrpoConfig& config, bool ood) {
   EvalConfig eval;
   eval.task = config.rollout.task;
   eval.ood = ood;
   eval.difficulties = config.rollout.difficulties;
   eval.n = config.eval_problems;
-  eval.sampled = false;  // greedy pass@1 only: cheap enough to run during training
+  eval.sampled = false;
   eval.max_new_tokens = config.rollout.max_new_tokens;
   eval.kv_cache = config.rollout.kv_cache;  // the run's generation, rollouts and evals alike
   eval.reward = config.rollout.reward;
-  return evaluate(policy, eval, false).pass1_greedy;
+  eval.keep_samples = kEvalSamplesLogged;
+  return evaluate(policy, eval, false);
+}
+
+// The test eval's numbers in the step's log line: pass@1, the trace metrics
+// (prefixed "eval_trace_"), the completions of the first fixed problems, and
+// a completion with an effective correction if one of the kept ones has it.
+void add_eval_metrics(nlohmann::json& line, const EvalResult& test, const EvalResult& ood) {
+  line["eval_test_pass1"] = test.pass1_greedy;
+  line["eval_ood_pass1"] = ood.pass1_greedy;
+  line["eval_test_length"] = test.mean_length;
+  for (const auto& [key, value] : test.trace.metrics())
+    line["eval_trace_" + key] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  nlohmann::json samples = nlohmann::json::array();
+  for (const EvalSample& s : test.samples) {
+    samples.push_back({{"prompt", s.prompt}, {"completion", s.greedy}, {"correct", s.greedy_correct}});
+    if (s.greedy_trace.effective_correction && !line.contains("eval_aha_example"))
+      line["eval_aha_example"] = {{"prompt", s.prompt}, {"completion", s.greedy}, {"correct", s.greedy_correct}};
+  }
+  line["eval_samples"] = samples;
 }
 
 }  // namespace
@@ -516,10 +560,8 @@ GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions
     }
 
     const bool at_end = step == last_step;
-    if (config.eval_every > 0 && (step % config.eval_every == 0 || at_end)) {
-      line["eval_test_pass1"] = held_out_pass1(policy, config, false);
-      line["eval_ood_pass1"] = held_out_pass1(policy, config, true);
-    }
+    if (config.eval_every > 0 && (step % config.eval_every == 0 || at_end))
+      add_eval_metrics(line, held_out_eval(policy, config, false), held_out_eval(policy, config, true));
     line["elapsed_s"] = seconds_since(run_start);
     if (log.is_open()) log << line.dump() << "\n" << std::flush;
     if (step % config.ckpt_every == 0 || at_end) save(step);

@@ -116,7 +116,9 @@ const std::vector<Preset>& presets() {
     Preset small;
     small.name = "gpu-small";
     small.summary = "one GPU, <= 20 min: d=384, 6 layers, 6 heads";
-    small.model = GPTConfig{0, 256, 384, 6, 6};
+    // Context 384: the longest document of the corpus (a countdown search,
+    // data/template.h kMaxDocumentTokens) fits whole.
+    small.model = GPTConfig{0, 384, 384, 6, 6};
     small.train.batch_size = 64;
     small.train.steps = 3000;
     small.train.lr = 6e-4f;
@@ -129,7 +131,7 @@ const std::vector<Preset>& presets() {
     Preset medium;
     medium.name = "gpu-medium";
     medium.summary = "one GPU, <= 1 h: d=768, 12 layers, 12 heads";
-    medium.model = GPTConfig{0, 256, 768, 12, 12};
+    medium.model = GPTConfig{0, 384, 768, 12, 12};
     medium.train.batch_size = 64;
     medium.train.steps = 5000;
     medium.train.lr = 3e-4f;

@@ -1,6 +1,7 @@
 #include "reward/expression.h"
 
 #include <limits>
+#include <optional>
 
 namespace aha {
 namespace reward {
@@ -9,6 +10,7 @@ namespace {
 
 struct Invalid {
   std::string why;
+  bool arithmetic = false;  // the expression is well formed; a value is not (ExpressionValue::well_formed)
 };
 
 class Parser {
@@ -32,7 +34,7 @@ class Parser {
       const int64_t rhs = term(depth);
       int64_t out;
       if (op == '+' ? __builtin_add_overflow(value, rhs, &out) : __builtin_sub_overflow(value, rhs, &out))
-        fail_at(at, "overflow");
+        arithmetic_fail(at, "overflow");
       value = out;
     }
   }
@@ -45,13 +47,20 @@ class Parser {
       const size_t at = pos_++;
       const int64_t rhs = factor(depth);
       if (op == '*') {
-        if (__builtin_mul_overflow(value, rhs, &value)) fail_at(at, "overflow");
+        if (__builtin_mul_overflow(value, rhs, &value)) arithmetic_fail(at, "overflow");
         continue;
       }
-      if (rhs == 0) fail_at(at, "division by zero");
+      if (rhs == 0) {
+        arithmetic_fail(at, "division by zero");
+        continue;
+      }
       // INT64_MIN / -1 does not fit in int64.
-      if (value == std::numeric_limits<int64_t>::min() && rhs == -1) fail_at(at, "overflow");
-      if (value % rhs != 0) fail_at(at, "non-integer division " + std::to_string(value) + "/" + std::to_string(rhs));
+      if (value == std::numeric_limits<int64_t>::min() && rhs == -1) {
+        arithmetic_fail(at, "overflow");
+        continue;
+      }
+      if (value % rhs != 0)
+        arithmetic_fail(at, "non-integer division " + std::to_string(value) + "/" + std::to_string(rhs));
       value /= rhs;
     }
   }
@@ -72,7 +81,7 @@ class Parser {
     while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
       if (__builtin_mul_overflow(value, (int64_t)10, &value) ||
           __builtin_add_overflow(value, (int64_t)(text_[pos_] - '0'), &value))
-        fail_at(start, "number too large");
+        arithmetic_fail(start, "number too large");
       ++pos_;
     }
     if (text_[start] == '0' && pos_ - start > 1) fail_at(start, "number with a leading zero");
@@ -90,12 +99,20 @@ class Parser {
   }
   [[noreturn]] void fail(const std::string& why) { fail_at(pos_, why); }
   [[noreturn]] void fail_at(size_t at, const std::string& why) {
-    throw Invalid{why + " at position " + std::to_string(at)};
+    throw Invalid{why + " at position " + std::to_string(at), false};
+  }
+  // A fault in the arithmetic of a well-formed expression. The parse goes on
+  // to the end first, so a syntax error later in the text still wins.
+  void arithmetic_fail(size_t at, const std::string& why) {
+    if (!arithmetic_error_) arithmetic_error_ = Invalid{why + " at position " + std::to_string(at), true};
   }
 
   const std::string& text_;
   std::vector<int64_t>& numbers_;
   size_t pos_ = 0;
+
+ public:
+  std::optional<Invalid> arithmetic_error_;  // the first arithmetic fault, if any
 };
 
 }  // namespace
@@ -103,10 +120,14 @@ class Parser {
 ExpressionValue evaluate_expression(const std::string& text) {
   ExpressionValue result;
   try {
-    result.value = Parser(text, result.numbers).parse_all();
+    Parser parser(text, result.numbers);
+    result.value = parser.parse_all();
+    result.well_formed = true;
+    if (parser.arithmetic_error_) throw *parser.arithmetic_error_;
     result.ok = true;
   } catch (const Invalid& invalid) {
     result.error = invalid.why;
+    result.well_formed = invalid.arithmetic;
     result.value = 0;
   }
   return result;

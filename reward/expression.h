@@ -17,6 +17,10 @@ namespace reward {
 
 struct ExpressionValue {
   bool ok = false;
+  // The text is a well-formed expression: when not ok, the fault is in its
+  // arithmetic (overflow, division by zero, a non-integer division), not in
+  // how it is written. The trace checker counts such an equation as false.
+  bool well_formed = false;
   int64_t value = 0;
   std::vector<int64_t> numbers;  // the literals, in the order written
   std::string error;             // why not ok: "division by zero at position 5"

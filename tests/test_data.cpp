@@ -131,7 +131,8 @@ TEST_CASE("tasks: problems are deterministic given the seed") {
       Generator a(42), b(42), c(43);
       const Problem pa = make_problem((TaskKind)t, d, a), pb = make_problem((TaskKind)t, d, b);
       CHECK(pa.text == pb.text);
-      CHECK(write_solution(pa, Style::Correct, a) == write_solution(pb, Style::Correct, b));
+      const Style style = can_slip(pa) ? Style::Correct : Style::Verify;  // a slip needs a place
+      CHECK(write_solution(pa, style, a) == write_solution(pb, style, b));
       // A different seed gives a different problem (nearly always: check a few).
       int same = 0;
       for (int i = 0; i < 5; ++i) same += make_problem((TaskKind)t, d, c).text == pa.text;
@@ -271,9 +272,12 @@ TEST_CASE("lengths: every document fits the context at the training difficulties
       for (int i = 0; i < 300; ++i) worst.push_back(make_problem((TaskKind)t, d, rng));
   int longest = 0;
   for (const Problem& p : worst)
-    for (int s = 0; s < kNumStyles; ++s)
-      for (int trial = 0; trial < (p.task == TaskKind::Countdown ? 1 : 8); ++trial) {  // slips vary
-        const int n = tok.count(document_text(p, write_solution(p, (Style)s, rng)));
+    for (int s = 0; s < kNumStyles + 1; ++s)  // the four styles, then steps with an uncaught slip
+      for (int trial = 0; trial < 8; ++trial) {  // slips vary
+        const bool slip = s == kNumStyles;
+        const Style style = slip ? Style::Steps : (Style)s;
+        if ((slip || style == Style::Correct) && !can_slip(p)) continue;
+        const int n = tok.count(document_text(p, write_solution(p, style, rng, slip)));
         longest = std::max(longest, n);
         REQUIRE(n <= kMaxDocumentTokens);
       }
@@ -287,12 +291,18 @@ TEST_CASE("classify: every corpus style is recognised, with its checks and corre
       for (int i = 0; i < 100; ++i) {
         const Problem p = make_problem((TaskKind)t, d, rng);
         for (int s = 0; s < kNumStyles; ++s) {
-          const std::string completion = write_solution(p, (Style)s, rng);
+          const Style style = (Style)s;
+          if (style == Style::Correct && !can_slip(p)) continue;
+          const std::string completion = write_solution(p, style, rng);
           const StyleReport report = classify(completion);
-          REQUIRE(report.style == (Style)s);
-          CHECK(report.checks == (s == (int)Style::Verify ? 1 : 0));
-          CHECK(report.corrections == (s == (int)Style::Correct ? 1 : 0));
-          if (s == (int)Style::Direct) CHECK(report.think_lines <= 1);
+          // A countdown search that gives up has no hit to check: it reads as steps.
+          const bool gave_up = completion.find("closest ") != std::string::npos;
+          REQUIRE(report.style == (style == Style::Verify && gave_up ? Style::Steps : style));
+          if (style == Style::Verify) CHECK(report.checks == (gave_up ? 0 : 1));  // the one hit, checked
+          if (style == Style::Correct) CHECK(report.checks >= 1);  // the check that caught the slip
+          if (style == Style::Direct || style == Style::Steps) CHECK(report.checks == 0);
+          CHECK(report.corrections == (style == Style::Correct ? 1 : 0));
+          if (style == Style::Direct) CHECK(report.think_lines <= 1);
         }
         CHECK(classify(write_wrong_solution(p, rng)).style == Style::Direct);
       }
@@ -341,7 +351,7 @@ TEST_CASE("corpus: the mixture follows the shares") {
   CorpusConfig config;  // defaults: tasks 1/3 each; direct .70 steps .20 verify .05 correct .05; noise .05
   Corpus corpus(config, 5);
   const int n = 20000;
-  int tasks[kNumTasks] = {}, styles[kNumStyles] = {}, noise = 0;
+  int tasks[kNumTasks] = {}, styles[kNumStyles] = {}, noise = 0, slipped = 0;
   std::map<std::pair<int, int>, int> difficulty_counts;
   for (int i = 0; i < n; ++i) {
     const Document doc = corpus.next();
@@ -354,8 +364,12 @@ TEST_CASE("corpus: the mixture follows the shares") {
       continue;
     }
     ++styles[(int)doc.style];
-    CHECK(classify(doc.completion).style == doc.style);
+    slipped += doc.slipped;
+    CHECK((!doc.slipped || doc.style == Style::Steps));
+    const bool gave_up = doc.completion.find("closest ") != std::string::npos;  // a countdown search
+    CHECK(classify(doc.completion).style == (doc.style == Style::Verify && gave_up ? Style::Steps : doc.style));
   }
+  CHECK(std::abs(slipped / (double)styles[(int)Style::Steps] - 0.1) < 0.02);  // slip_share of the steps documents
   for (int t = 0; t < kNumTasks; ++t) CHECK(std::abs(tasks[t] / (double)n - 1.0 / 3) < 0.02);
   const double expected[kNumStyles] = {0.70, 0.20, 0.05, 0.05};
   for (int s = 0; s < kNumStyles; ++s) CHECK(std::abs(styles[s] / (double)(n - noise) - expected[s]) < 0.015);
@@ -364,7 +378,8 @@ TEST_CASE("corpus: the mixture follows the shares") {
   for (const auto& kv : difficulty_counts) CHECK(kv.first.second <= 4);
 
   SUBCASE("a custom mix") {
-    CorpusConfig custom = parse_corpus_mix("direct=0,steps=1,verify=0,correct=0,noise=0,add=1,mul=0,countdown=0");
+    CorpusConfig custom =
+        parse_corpus_mix("direct=0,steps=1,verify=0,correct=0,noise=0,slip=0,add=1,mul=0,countdown=0");
     custom.difficulties[(int)TaskKind::Add] = {2};
     Corpus only(custom, 1);
     for (int i = 0; i < 300; ++i) {
@@ -373,8 +388,9 @@ TEST_CASE("corpus: the mixture follows the shares") {
       CHECK(doc.problem.difficulty == 2);
       CHECK(doc.style == Style::Steps);
       CHECK(!doc.noise);
+      CHECK(!doc.slipped);
     }
-    CHECK(describe_mix(custom) == "add=1 mul=0 countdown=0 direct=0 steps=1 verify=0 correct=0 noise=0");
+    CHECK(describe_mix(custom) == "add=1 mul=0 countdown=0 direct=0 steps=1 verify=0 correct=0 noise=0 slip=0");
   }
 }
 
@@ -396,9 +412,31 @@ TEST_CASE("corpus: invalid configurations are refused with a clear message") {
   CHECK(error_of([] { parse_corpus_mix("steps=-1"); }).find("'-1'") != std::string::npos);
   CHECK(error_of([] { parse_corpus_mix("steps=abc"); }).find("'abc'") != std::string::npos);
   CHECK(error_of([] { parse_corpus_mix("noise=2"); }).find("above 1") != std::string::npos);
+  CHECK(error_of([] { parse_corpus_mix("slip=1.5"); }).find("slip 1.5 is above 1") != std::string::npos);
+  CHECK(parse_corpus_mix("slip=0.25").slip_share == 0.25);
   CHECK(error_of([] { parse_corpus_mix("steps"); }).find("key=value") != std::string::npos);
   const CorpusConfig parsed = parse_corpus_mix("steps=0.5,noise=0.1");
   CHECK(parsed.style_shares[1] == 0.5);
   CHECK(parsed.style_shares[0] == 0.70);
   CHECK(parsed.noise_share == 0.1);
+}
+
+TEST_CASE("parse_problem: a prompt's text back to its problem, for every task; anything else refused") {
+  Generator rng(31);
+  for (int t = 0; t < kNumTasks; ++t)
+    for (int d = 1; d <= 5; ++d) {
+      const Problem p = make_problem((TaskKind)t, d, rng);
+      const Problem q = parse_problem(prompt_text(p));  // "<bos>...\n"
+      CHECK(q.task == p.task);
+      CHECK(q.text == p.text);
+      CHECK(q.numbers == p.numbers);
+      CHECK(q.target == p.target);
+      if (p.task != TaskKind::Countdown) CHECK(q.answer == p.answer);
+    }
+  CHECK(parse_problem("what is 12+34+5?").target == 51);
+  CHECK(parse_problem("use 3 7 to make 21").numbers == std::vector<int64_t>{3, 7});
+  for (const char* bad : {"", "what is 12?", "what is 12+?", "what is 1*2*3?", "what is 012+3?", "use 3 to make 4",
+                          "use 3 x to make 4", "use 3 7 to make", "what is 99999999999*99999999999?", "hello"})
+    CHECK_MESSAGE(error_of([&] { parse_problem(bad); }).find("is not a problem of aha's tasks") != std::string::npos,
+                  bad);
 }

@@ -1,7 +1,10 @@
-// Every worked solution reaches the true answer by its own arithmetic: for
+// Every worked solution follows its procedure and its own arithmetic: for
 // 10,000 random problems of each task, each line of the `steps`, `verify` and
-// `correct` solutions is parsed and recomputed here, with an evaluator written
-// for this test (independent of the generators and of reward/).
+// `correct` solutions (and of `steps` with an uncaught slip) is parsed and
+// recomputed here, with an evaluator written for this test (independent of the
+// generators and of reward/). A countdown search is checked against its rules
+// (first moves closest first, greedy steps, honest give-up) and shown not to
+// depend on the generator's own answer.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -167,14 +170,16 @@ Pass check_add_pass(const Problem& p, const std::vector<std::string>& lines, siz
   return pass;
 }
 
-// "check 1223-376=847 agrees"
-void check_add_check(const Problem& p, const std::string& line) {
+// "check 1223-376=847 agrees": subtracting back from the concluded sum;
+// "agrees" exactly when the first addend is what is left.
+void check_add_check(const Problem& p, const std::string& line, int64_t concluded) {
   REQUIRE(starts_with(line, "check "));
-  REQUIRE(line.size() > 13);
-  REQUIRE(line.substr(line.size() - 7) == " agrees");
-  const std::vector<std::string> steps = split(line.substr(6, line.size() - 13), ' ');
+  const bool agrees = line.size() > 7 && line.substr(line.size() - 7) == " agrees";
+  const bool disagrees = line.size() > 10 && line.substr(line.size() - 10) == " disagrees";
+  REQUIRE((agrees || disagrees));
+  const std::vector<std::string> steps = split(line.substr(6, line.size() - 6 - (agrees ? 7 : 10)), ' ');
   REQUIRE(steps.size() == p.numbers.size() - 1);
-  int64_t rest = p.target;
+  int64_t rest = concluded;
   for (size_t s = 0; s < steps.size(); ++s) {
     const auto [lhs, value] = equation(steps[s]);
     const std::vector<std::string> ab = split(lhs, '-');
@@ -184,37 +189,46 @@ void check_add_check(const Problem& p, const std::string& line) {
     CHECK(value == to_int(ab[0]) - to_int(ab[1]));
     rest = value;
   }
-  CHECK(rest == p.numbers[0]);
+  CHECK(agrees == (rest == p.numbers[0]));
+  CHECK(agrees == (concluded == p.target));
 }
 
-void check_add(const Problem& p, Style style, const Completion& c) {
+// "wait <the slipped line done right> not <what was written>"
+void check_wait(const std::string& wait, const Pass& slipped) {
+  REQUIRE(starts_with(wait, "wait "));
+  const size_t not_at = wait.find(" not ");
+  REQUIRE(not_at != std::string::npos);
+  const auto [fix_lhs, fix_value] = equation(wait.substr(5, not_at - 5));
+  CHECK(fix_lhs == slipped.wrong_lhs);  // names the line that slipped, as written
+  CHECK(ref_eval(fix_lhs).value == fix_value);
+  CHECK(to_int(wait.substr(not_at + 5)) == slipped.wrong_written);
+}
+
+void check_add(const Problem& p, Style style, bool slip, const Completion& c) {
   size_t at = 0;
   const std::string so_answer = "so " + p.answer;
-  if (style == Style::Correct) {
+  if (style == Style::Correct || slip) {
     const Pass slipped = check_add_pass(p, c.lines, at);
     CHECK(slipped.wrong == 1);
-    REQUIRE(at + 1 < c.lines.size());
+    REQUIRE(at < c.lines.size());
     CHECK(c.lines[at++] == "so " + std::to_string(slipped.result));
     CHECK(slipped.result != p.target);
-    // "wait <the slipped column done right> not <what was written>"
-    const std::string& wait = c.lines[at++];
-    REQUIRE(starts_with(wait, "wait "));
-    const size_t not_at = wait.find(" not ");
-    REQUIRE(not_at != std::string::npos);
-    const auto [fix_lhs, fix_value] = equation(wait.substr(5, not_at - 5));
-    CHECK(ref_eval(fix_lhs).value == fix_value);
-    CHECK(to_int(wait.substr(not_at + 5)) == slipped.wrong_written);
-    // The fix is the slipped column: the same digits, plus the true carry.
-    const std::vector<std::string> fix_terms = split(fix_lhs, '+');
-    for (size_t j = 0; j < p.numbers.size(); ++j)
-      CHECK(to_int(fix_terms.at(j)) == digit(p.numbers[j], slipped.wrong_column));
+    if (slip) {  // nothing catches it
+      CHECK(c.answer == std::to_string(slipped.result));
+      CHECK(at == c.lines.size());
+      return;
+    }
+    REQUIRE(at + 1 < c.lines.size());
+    check_add_check(p, c.lines[at++], slipped.result);  // disagrees: that is what triggers the wait
+    check_wait(c.lines[at++], slipped);
   }
+  CHECK(c.answer == p.answer);
   const Pass pass = check_add_pass(p, c.lines, at);
   CHECK(pass.wrong == 0);
   CHECK(pass.result == p.target);
   REQUIRE(at < c.lines.size());
   CHECK(c.lines[at++] == so_answer);
-  if (style == Style::Verify) check_add_check(p, c.lines.at(at++));
+  if (style == Style::Verify) check_add_check(p, c.lines.at(at++), p.target);
   CHECK(at == c.lines.size());
 }
 
@@ -254,12 +268,14 @@ Pass check_mul_pass(const Problem& p, const std::vector<std::string>& lines, siz
   return pass;
 }
 
-// "check 29*347=29*300+29*40+29*7=8700+1160+203=10063 agrees"
-void check_mul_check(const Problem& p, const std::string& line) {
+// "check 29*347=29*300+29*40+29*7=8700+1160+203=10063 agrees": the product
+// the other way round; "agrees" exactly when it is the concluded value.
+void check_mul_check(const Problem& p, const std::string& line, int64_t concluded) {
   REQUIRE(starts_with(line, "check "));
-  REQUIRE(line.size() > 13);
-  REQUIRE(line.substr(line.size() - 7) == " agrees");
-  const std::vector<std::string> parts = split(line.substr(6, line.size() - 13), '=');
+  const bool agrees = line.size() > 7 && line.substr(line.size() - 7) == " agrees";
+  const bool disagrees = line.size() > 10 && line.substr(line.size() - 10) == " disagrees";
+  REQUIRE((agrees || disagrees));
+  const std::vector<std::string> parts = split(line.substr(6, line.size() - 6 - (agrees ? 7 : 10)), '=');
   REQUIRE(parts.size() == 4);
   const int64_t a = p.numbers[0], b = p.numbers[1];
   CHECK(parts[0] == std::to_string(b) + "*" + std::to_string(a));  // the other order
@@ -277,155 +293,277 @@ void check_mul_check(const Problem& p, const std::string& line) {
   }
   CHECK(to_int(parts[3]) == sum);
   CHECK(sum == p.target);
+  CHECK(agrees == (concluded == p.target));
 }
 
-void check_mul(const Problem& p, Style style, const Completion& c) {
+void check_mul(const Problem& p, Style style, bool slip, const Completion& c) {
   size_t at = 0;
-  if (style == Style::Correct) {
+  if (style == Style::Correct || slip) {
     const Pass slipped = check_mul_pass(p, c.lines, at);
     CHECK(slipped.wrong == 1);
-    REQUIRE(at + 1 < c.lines.size());
+    REQUIRE(at < c.lines.size());
     CHECK(c.lines[at++] == "so " + std::to_string(slipped.result));
     CHECK(slipped.result != p.target);
-    const std::string& wait = c.lines[at++];
-    REQUIRE(starts_with(wait, "wait "));
-    const size_t not_at = wait.find(" not ");
-    REQUIRE(not_at != std::string::npos);
-    const auto [fix_lhs, fix_value] = equation(wait.substr(5, not_at - 5));
-    CHECK(fix_lhs == slipped.wrong_lhs);  // names the line that slipped
-    CHECK(ref_eval(fix_lhs).value == fix_value);
-    CHECK(to_int(wait.substr(not_at + 5)) == slipped.wrong_written);
+    if (slip) {
+      CHECK(c.answer == std::to_string(slipped.result));
+      CHECK(at == c.lines.size());
+      return;
+    }
+    REQUIRE(at + 1 < c.lines.size());
+    check_mul_check(p, c.lines[at++], slipped.result);
+    check_wait(c.lines[at++], slipped);
   }
+  CHECK(c.answer == p.answer);
   const Pass pass = check_mul_pass(p, c.lines, at);
   CHECK(pass.wrong == 0);
   CHECK(pass.result == p.target);
   REQUIRE(at < c.lines.size());
   CHECK(c.lines[at++] == "so " + p.answer);
-  if (style == Style::Verify) check_mul_check(p, c.lines.at(at++));
+  if (style == Style::Verify) check_mul_check(p, c.lines.at(at++), p.target);
   CHECK(at == c.lines.size());
 }
 
-// ---- countdown: search trace lines "x+y=z z*w=v ... yes|no" ----
-struct TraceLine {
-  bool says_yes = false;
-  int wrong_steps = 0;
-  std::string wrong_step_lhs;
-  int64_t wrong_written = 0;
-  int64_t final_value = 0;
-  std::vector<int64_t> used;  // the given numbers the line used
+// ---- countdown: a search, "a op b=c c op d=e ... yes|no" ----
+constexpr int64_t kMaxIntermediate = 999;  // the largest value a line writes
+constexpr size_t kSearchLines = 8;         // lines before a search gives up
+
+// a op b as a step a search may write: positive, at most 999, exact, never *1
+// or /1 (they change nothing); 0 otherwise.
+int64_t ref_step(int64_t a, char op, int64_t b) {
+  if ((op == '*' || op == '/') && b == 1) return 0;
+  int64_t v = 0;
+  if (op == '+') v = a + b;
+  if (op == '-') v = a - b;
+  if (op == '*') v = a * b;
+  if (op == '/') v = a % b == 0 ? a / b : 0;
+  return v > 0 && v <= kMaxIntermediate ? v : 0;
+}
+
+int64_t dist(int64_t v, int64_t target) { return v > target ? v - target : target - v; }
+
+struct Step {
+  int64_t left, right, written;
+  char op;
 };
 
-TraceLine check_trace_line(const Problem& p, const std::string& line) {
-  TraceLine t;
+struct SearchLine {
+  std::vector<Step> steps;
+  bool says_yes = false;
+  int wrong_steps = 0;  // steps whose written value is not left op right
+  int first_wrong = -1;
+  std::vector<int64_t> used;    // the given numbers it used, in order
+  std::vector<int64_t> unused;  // the given numbers left
+  int64_t last() const { return steps.back().written; }
+  // The value of the chain written, recomputed truly (0 when a step is not allowed).
+  int64_t truth() const {
+    int64_t acc = steps[0].left;
+    for (const Step& s : steps)
+      if ((acc = ref_step(acc, s.op, s.right)) == 0) return 0;
+    return acc;
+  }
+};
+
+bool is_search_line(const std::string& line) {
+  return line.size() > 3 && (line.substr(line.size() - 3) == " no" || line.substr(line.size() - 4) == " yes");
+}
+
+SearchLine read_search_line(const Problem& p, const std::string& line) {
+  SearchLine t;
   std::vector<std::string> tokens = split(line, ' ');
   REQUIRE(tokens.size() >= 2);
-  const std::string verdict = tokens.back();
-  REQUIRE((verdict == "yes" || verdict == "no"));
-  t.says_yes = verdict == "yes";
+  t.says_yes = tokens.back() == "yes";
   tokens.pop_back();
-  std::vector<int64_t> pool = p.numbers;
+  t.unused = p.numbers;
   auto take = [&](int64_t n) {
-    auto it = std::find(pool.begin(), pool.end(), n);
-    REQUIRE_MESSAGE(it != pool.end(), "number ", n, " not given or used twice in: ", line);
-    pool.erase(it);
+    auto it = std::find(t.unused.begin(), t.unused.end(), n);
+    REQUIRE_MESSAGE(it != t.unused.end(), "number ", n, " not given or used twice in: ", line);
+    t.unused.erase(it);
     t.used.push_back(n);
   };
-  int64_t previous = 0;
   for (size_t s = 0; s < tokens.size(); ++s) {
     const auto [lhs, value] = equation(tokens[s]);
     const size_t op_at = lhs.find_first_of("+-*/");
     REQUIRE(op_at != std::string::npos);
-    const int64_t x = to_int(lhs.substr(0, op_at)), y = to_int(lhs.substr(op_at + 1));
-    if (s == 0)
-      take(x);
-    else
-      CHECK(x == previous);  // each step starts from the last value written
-    take(y);
-    const Evaluated truth = ref_eval(lhs);
-    CHECK(truth.value > 0);
-    if (truth.value != value && t.wrong_steps++ == 0) {
-      t.wrong_step_lhs = lhs;
-      t.wrong_written = value;
+    const Step step{to_int(lhs.substr(0, op_at)), to_int(lhs.substr(op_at + 1)), value, lhs[op_at]};
+    if (s == 0) {
+      take(step.left);
+      CHECK(step.left >= step.right);  // a first pair is written larger first
+    } else {
+      CHECK(step.left == t.steps.back().written);  // each step goes on from the value written
     }
-    previous = value;
+    take(step.right);
+    const int64_t truth = ref_step(step.left, step.op, step.right);
+    CHECK(truth > 0);
+    if (truth != value && t.wrong_steps++ == 0) t.first_wrong = (int)s;
+    t.steps.push_back(step);
   }
-  t.final_value = previous;
-  CHECK(t.says_yes == (t.final_value == p.target));  // the verdict matches the written value
+  CHECK(t.says_yes == (t.last() == p.target));  // the verdict is about the value written
   return t;
 }
 
-void check_countdown_answer(const Problem& p, const std::string& expr) {
-  const Evaluated e = ref_eval(expr);
-  CHECK(e.value == p.target);
-  std::vector<int64_t> pool = p.numbers;
-  for (int64_t n : e.numbers) {
-    auto it = std::find(pool.begin(), pool.end(), n);
-    REQUIRE_MESSAGE(it != pool.end(), "answer ", expr, " uses ", n, " not given (or twice)");
-    pool.erase(it);
+// The line's rules: each step after the first is the remaining number and
+// operation that lands closest to the target from the value written before
+// it, and only when it lands closer than that value; the line stops where
+// nothing lands closer (or at the target).
+void check_greedy(const Problem& p, const SearchLine& t) {
+  std::vector<int64_t> rest = p.numbers;
+  for (int64_t n : {t.steps[0].left, t.steps[0].right}) rest.erase(std::find(rest.begin(), rest.end(), n));
+  auto best_from = [&](int64_t acc) {
+    int64_t best = -1;
+    for (int64_t x : rest)
+      for (char op : std::string("+-*/"))
+        if (const int64_t v = ref_step(acc, op, x)) best = best < 0 || dist(v, p.target) < best ? dist(v, p.target) : best;
+    return best;
+  };
+  for (size_t s = 1; s < t.steps.size(); ++s) {
+    const Step& step = t.steps[s];
+    const int64_t acc = t.steps[s - 1].written;
+    CHECK(acc != p.target);
+    const int64_t v = ref_step(step.left, step.op, step.right);
+    CHECK(dist(v, p.target) < dist(acc, p.target));
+    CHECK(dist(v, p.target) == best_from(acc));
+    rest.erase(std::find(rest.begin(), rest.end(), step.right));
+  }
+  const int64_t last = t.last();
+  if (last != p.target) {
+    const int64_t best = best_from(last);
+    CHECK((best < 0 || best >= dist(last, p.target)));
   }
 }
 
-void check_countdown(const Problem& p, Style style, const Completion& c) {
-  size_t at = 0;
-  // Misses first: right arithmetic, "no".
-  while (at < c.lines.size() && !starts_with(c.lines[at], "so ") && !starts_with(c.lines[at], "wait ")) {
-    const bool next_is_wait = at + 1 < c.lines.size() && starts_with(c.lines[at + 1], "wait ");
-    const TraceLine t = check_trace_line(p, c.lines[at]);
-    if (next_is_wait || t.says_yes) break;
-    CHECK(t.wrong_steps == 0);
-    ++at;
+// An expression written for a chain: its value, its numbers, and, without
+// its parentheses, the chain's operands and operators in order.
+void check_chain_expression(const SearchLine& t, const std::string& expr, int64_t value) {
+  const Evaluated e = ref_eval(expr);
+  CHECK(e.value == value);
+  std::string flat, chain = std::to_string(t.steps[0].left);
+  for (char ch : expr)
+    if (ch != '(' && ch != ')') flat += ch;
+  for (const Step& s : t.steps) chain += s.op + std::to_string(s.right);
+  CHECK(flat == chain);
+}
+
+// "check E0=E1=...=V agrees|disagrees": E0 is the line's expression; every
+// form has the line's true value; "agrees" exactly when that is the target.
+bool check_countdown_check(const Problem& p, const SearchLine& t, const std::string& line, std::string& expr) {
+  REQUIRE(starts_with(line, "check "));
+  const bool agrees = line.substr(line.size() - 7) == " agrees";
+  REQUIRE((agrees || line.substr(line.size() - 10) == " disagrees"));
+  const std::vector<std::string> forms = split(line.substr(6, line.size() - 6 - (agrees ? 7 : 10)), '=');
+  REQUIRE(forms.size() == t.steps.size() + 1);
+  const int64_t truth = t.truth();
+  REQUIRE(truth > 0);
+  expr = forms.front();
+  check_chain_expression(t, expr, truth);
+  for (const std::string& form : forms) CHECK(ref_eval(form).value == truth);
+  CHECK(to_int(forms.back()) == truth);
+  CHECK(agrees == (truth == p.target));
+  return agrees;
+}
+
+// The whole search document; returns the answer it concluded.
+std::string check_countdown(const Problem& p, Style style, bool slip, const Completion& c) {
+  size_t at = 0, searched = 0, slipped_lines = 0, waits = 0;
+  std::vector<int64_t> first_distances;
+  std::vector<std::string> first_moves;
+  std::vector<SearchLine> believed;  // lines the writer still believes (for "closest")
+  std::string concluded;
+  bool found = false;
+  while (at < c.lines.size() && is_search_line(c.lines[at])) {
+    const SearchLine t = read_search_line(p, c.lines[at++]);
+    ++searched;
+    check_greedy(p, t);
+    const Step& first = t.steps[0];
+    first_distances.push_back(dist(ref_step(first.left, first.op, first.right), p.target));
+    const std::string move = std::to_string(first.left) + first.op + std::to_string(first.right);
+    CHECK(std::find(first_moves.begin(), first_moves.end(), move) == first_moves.end());  // a new start each line
+    first_moves.push_back(move);
+    if (t.wrong_steps > 0) {
+      // A slip only ever makes a miss look like a hit.
+      ++slipped_lines;
+      CHECK(t.wrong_steps == 1);
+      CHECK(t.says_yes);
+      CHECK(t.truth() != p.target);
+    }
+    if (!t.says_yes) {
+      believed.push_back(t);
+      continue;
+    }
+    if (style == Style::Verify || style == Style::Correct) {
+      REQUIRE(at < c.lines.size());
+      std::string expr;
+      const bool agrees = check_countdown_check(p, t, c.lines[at++], expr);
+      CHECK(agrees == (t.wrong_steps == 0));
+      if (!agrees) {  // the check caught the slip: name it, go on searching
+        ++waits;
+        REQUIRE(at < c.lines.size());
+        const Step& s = t.steps[(size_t)t.first_wrong];
+        CHECK(c.lines[at++] == "wait " + std::to_string(s.left) + s.op + std::to_string(s.right) + "=" +
+                                   std::to_string(ref_step(s.left, s.op, s.right)) + " not " +
+                                   std::to_string(s.written));
+        continue;
+      }
+      concluded = expr;
+    } else {
+      concluded = "";
+      REQUIRE(at < c.lines.size());
+      const std::string& so = c.lines[at];
+      REQUIRE(starts_with(so, "so "));
+      check_chain_expression(t, so.substr(3), t.truth());
+      concluded = so.substr(3);
+    }
+    found = true;
+    break;
   }
+  CHECK(searched >= 1);
+  CHECK(searched <= kSearchLines);
+  // The starts, closest to the target first; the first one as close as any.
+  CHECK(std::is_sorted(first_distances.begin(), first_distances.end()));
+  int64_t closest_start = -1;
+  for (size_t j = 0; j < p.numbers.size(); ++j)
+    for (size_t i = 0; i < p.numbers.size(); ++i)
+      for (char op : std::string("+-*/"))
+        if (i != j && p.numbers[i] >= p.numbers[j])
+          if (const int64_t v = ref_step(p.numbers[i], op, p.numbers[j]))
+            closest_start = closest_start < 0 || dist(v, p.target) < closest_start ? dist(v, p.target) : closest_start;
+  CHECK(first_distances.front() == closest_start);
+
   REQUIRE(at < c.lines.size());
-  if (style == Style::Correct) {
-    // The hit with one step slipped, so it missed; then the wait line names the step.
-    const TraceLine slipped = check_trace_line(p, c.lines[at++]);
-    CHECK(slipped.wrong_steps >= 1);
-    CHECK(!slipped.says_yes);
-    REQUIRE(at < c.lines.size());
-    const std::string& wait = c.lines[at++];
-    REQUIRE(starts_with(wait, "wait "));
-    const size_t not_at = wait.find(" not ");
-    REQUIRE(not_at != std::string::npos);
-    const auto [fix_lhs, fix_value] = equation(wait.substr(5, not_at - 5));
-    CHECK(fix_lhs == slipped.wrong_step_lhs);
-    CHECK(ref_eval(fix_lhs).value == fix_value);
-    CHECK(to_int(wait.substr(not_at + 5)) == slipped.wrong_written);
-  }
-  REQUIRE(at < c.lines.size());
-  const TraceLine hit = check_trace_line(p, c.lines[at++]);
-  CHECK(hit.says_yes);
-  CHECK(hit.wrong_steps == 0);
-  REQUIRE(at < c.lines.size());
-  CHECK(c.lines[at++] == "so " + p.answer);
-  check_countdown_answer(p, p.answer);
-  // The expression uses the numbers the hit line used.
-  std::vector<int64_t> expr_numbers = ref_eval(p.answer).numbers, hit_numbers = hit.used;
-  std::sort(expr_numbers.begin(), expr_numbers.end());
-  std::sort(hit_numbers.begin(), hit_numbers.end());
-  CHECK(expr_numbers == hit_numbers);
-  if (style == Style::Verify) {
-    // "check E0=E1=...=target agrees": each form evaluates to the target.
-    const std::string& line = c.lines.at(at++);
-    REQUIRE(starts_with(line, "check "));
-    REQUIRE(line.size() > 13);
-    REQUIRE(line.substr(line.size() - 7) == " agrees");
-    const std::vector<std::string> forms = split(line.substr(6, line.size() - 13), '=');
-    REQUIRE(forms.size() == hit.used.size());
-    CHECK(forms.front() == p.answer);
-    for (const std::string& form : forms) CHECK(ref_eval(form).value == p.target);
-    CHECK(to_int(forms.back()) == p.target);
+  if (found) {
+    CHECK(c.lines[at++] == "so " + concluded);
+  } else {
+    // Gave up: the line (of those it still believes) that landed closest.
+    REQUIRE(!believed.empty());
+    const SearchLine* best = &believed[0];
+    for (const SearchLine& t : believed)
+      if (dist(t.last(), p.target) < dist(best->last(), p.target)) best = &t;
+    REQUIRE(starts_with(c.lines[at], "closest "));
+    concluded = c.lines[at++].substr(8);
+    check_chain_expression(*best, concluded, best->truth());
+    CHECK(ref_eval(concluded).value != p.target);
   }
   CHECK(at == c.lines.size());
+  CHECK(c.answer == concluded);
+  // Slips: exactly one, caught, in `correct`; one uncaught in `steps` with a
+  // slip (then the wrong hit is the answer); none elsewhere.
+  CHECK(slipped_lines == (style == Style::Correct || slip ? 1u : 0u));
+  CHECK(waits == (style == Style::Correct ? 1u : 0u));
+  CHECK((ref_eval(c.answer).value == p.target) == (found && !slip));
+  return concluded;
 }
 
-void check_direct(const Problem& p, const Completion& c) {
-  CHECK(c.answer == p.answer);
+void check_direct(const Problem& p, const Completion& c, const std::string& worked_answer) {
+  if (p.task == TaskKind::Countdown) {
+    CHECK(c.answer == worked_answer);  // the same search, done in the head
+  } else {
+    CHECK(c.answer == p.answer);
+  }
   if (c.lines.empty()) return;
   REQUIRE(c.lines.size() == 1);
   const auto [lhs, value] = equation(c.lines[0]);
   if (p.task == TaskKind::Countdown) {
-    CHECK(lhs == p.answer);
-    CHECK(value == p.target);
+    CHECK(lhs == c.answer);
+    CHECK(value == ref_eval(lhs).value);
   } else {
     CHECK(ref_eval(lhs).value == p.target);
     CHECK(value == p.target);
@@ -433,28 +571,57 @@ void check_direct(const Problem& p, const Completion& c) {
   }
 }
 
+void check_worked(const Problem& p, Style style, bool slip, const Completion& c, std::string& answer) {
+  switch (p.task) {
+    case TaskKind::Add: check_add(p, style, slip, c); break;
+    case TaskKind::Mul: check_mul(p, style, slip, c); break;
+    case TaskKind::Countdown: answer = check_countdown(p, style, slip, c); break;
+  }
+}
+
 void check_solutions(TaskKind task) {
   Generator rng(1000 + (int)task);
+  int no_slip = 0, countdown_found = 0;
   for (int i = 0; i < 10000; ++i) {
     const int difficulty = 1 + i % 5;  // the training range and the OOD difficulty
     const Problem p = make_problem(task, difficulty, rng);
-    if (p.task == TaskKind::Countdown) check_countdown_answer(p, p.answer);
-    for (int s = 0; s < kNumStyles; ++s) {
+    const bool slips = can_slip(p);
+    no_slip += !slips;
+    std::string steps_answer;
+    // Steps first: the direct answer of countdown is its result.
+    for (int s : {1, 2, 3, 0}) {
       const Style style = (Style)s;
+      if (style == Style::Correct && !slips) {
+        CHECK_THROWS(write_solution(p, style, rng));
+        continue;
+      }
       const std::string completion = write_solution(p, style, rng);
       INFO(p.text, " ", style_name(style), "\n", completion);
       const Completion c = read_completion(completion);
-      if (style == Style::Direct) {
-        check_direct(p, c);
-        continue;
+      std::string answer;
+      if (style == Style::Direct)
+        check_direct(p, c, steps_answer);
+      else
+        check_worked(p, style, false, c, answer);
+      if (style == Style::Steps) {
+        steps_answer = task == TaskKind::Countdown ? answer : c.answer;
+        countdown_found += task == TaskKind::Countdown && ref_eval(answer).value == p.target;
       }
-      CHECK(c.answer == p.answer);
-      switch (task) {
-        case TaskKind::Add: check_add(p, style, c); break;
-        case TaskKind::Mul: check_mul(p, style, c); break;
-        case TaskKind::Countdown: check_countdown(p, style, c); break;
+      if (task == TaskKind::Countdown && style != Style::Direct) {
+        // The writer never looks at the generator's answer: another one changes nothing.
+        Problem other = p;
+        other.answer = "1+1";
+        Generator a(77 + i), b(77 + i);
+        CHECK(write_solution(other, style, a) == write_solution(p, style, b));
       }
     }
+    if (slips) {
+      const std::string completion = write_solution(p, Style::Steps, rng, true);
+      INFO(p.text, " steps with an uncaught slip\n", completion);
+      std::string answer;
+      check_worked(p, Style::Steps, true, read_completion(completion), answer);
+    }
+    CHECK_THROWS(write_solution(p, Style::Verify, rng, true));  // a slip is a steps document's
     // A noise document's answer is wrong.
     const Completion noise = read_completion(write_wrong_solution(p, rng));
     if (task == TaskKind::Countdown) {
@@ -468,6 +635,14 @@ void check_solutions(TaskKind task) {
       CHECK(noise.answer != p.answer);
       CHECK(to_int(noise.answer) >= 0);
     }
+  }
+  if (task == TaskKind::Countdown) {
+    // A search that mostly finds, and a place for a slip in many of them.
+    CHECK(countdown_found > 7000);
+    CHECK(no_slip < 8000);
+    CHECK(no_slip > 1000);
+  } else {
+    CHECK(no_slip == 0);
   }
 }
 

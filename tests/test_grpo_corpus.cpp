@@ -16,7 +16,7 @@ using namespace aha;
 
 namespace {
 
-constexpr int kContext = 256;
+constexpr int kContext = data::kMaxDocumentTokens;  // every document fits
 
 // The documents of a packed sequence: split before every <bos>.
 std::vector<std::vector<int>> split_documents(const std::vector<int>& tokens) {

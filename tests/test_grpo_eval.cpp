@@ -142,8 +142,24 @@ TEST_CASE("aggregate: numbers from completions written by hand") {
   CHECK(*r.accuracy_by_style[(int)data::Style::Steps] == 1.0);
   CHECK(*r.accuracy_by_style[(int)data::Style::Verify] == 1.0);
   CHECK(*r.accuracy_by_style[(int)data::Style::Correct] == 1.0);
-  CHECK(r.checks_per_completion == doctest::Approx(1.0 / 5));
+  CHECK(r.checks_per_completion == doctest::Approx(2.0 / 5));  // verify's check; correct's, which caught the slip
   CHECK(r.corrections_per_completion == doctest::Approx(1.0 / 5));
+  // The trace checker over the greedy completions: only `correct` claims a
+  // false thing (its slip, then caught); p4's "1+1=2" is a true claim.
+  CHECK(r.trace.completions == 5);
+  CHECK(r.trace.false_claims == 1);
+  CHECK(r.trace.corrected_claims == 1);
+  CHECK(r.trace.effective == 1);
+  CHECK(r.trace.superficial == 0);
+  CHECK(r.trace.false_yes == 0);
+  CHECK(r.trace.with_conclusion == 3);
+  CHECK(r.trace.faithful == 3);
+  CHECK(r.trace.correct_with_correction == 1);
+  CHECK(r.trace.correct_without_correction == 2);
+  CHECK(r.trace.without_correction == 4);
+  REQUIRE(r.trace_sampled.has_value());
+  CHECK(r.trace_sampled->completions == 20);
+  CHECK(r.samples[2].greedy_trace.effective_correction);
   REQUIRE(r.accuracy_by_difficulty.size() == 4);
   CHECK(*r.accuracy_by_difficulty.at(1) == 1.0);
   CHECK(*r.accuracy_by_difficulty.at(2) == 1.0);
@@ -173,8 +189,20 @@ TEST_CASE("aggregate: numbers from completions written by hand") {
     for (const char* key : {"task", "split", "n", "difficulties", "seed", "pass1_greedy", "pass1_sampled",
                             "samples_per_problem", "pass_at_k", "format_rate", "mean_length", "truncated_share",
                             "style_share", "accuracy_by_style", "checks_per_completion",
-                            "corrections_per_completion", "accuracy_by_difficulty", "seconds", "samples"})
+                            "corrections_per_completion", "accuracy_by_difficulty", "trace", "trace_sampled",
+                            "seconds", "samples"})
       CHECK_MESSAGE(j.contains(key), key);
+    // The trace object: the checker's keys, in reward/trace.h's order, and the count.
+    for (const char* key : {"claims_per_completion", "false_claim_rate", "false_yes_share",
+                            "effective_correction_share", "superficial_correction_share", "caught_rate",
+                            "faithful_share", "accuracy_with_correction", "accuracy_without_correction",
+                            "completions"})
+      CHECK_MESSAGE(j["trace"].contains(key), key);
+    CHECK(j["trace"]["effective_correction_share"].get<double>() == doctest::Approx(0.2));
+    CHECK(j["trace"]["caught_rate"].get<double>() == doctest::Approx(1.0));
+    CHECK(j["trace"]["accuracy_without_correction"].get<double>() == doctest::Approx(0.5));
+    CHECK(j["trace"]["completions"] == 5);
+    CHECK(j["samples"][2]["greedy_trace"]["corrections"][0]["effective"] == true);
     CHECK(j["split"] == "test");
     CHECK(j["difficulties"] == nlohmann::json({1, 2, 3, 4}));
     CHECK(j["pass_at_k"]["2"].get<double>() == doctest::Approx(r.pass_at_k.at(2)));
@@ -196,6 +224,7 @@ TEST_CASE("aggregate: numbers from completions written by hand") {
     CHECK(g.pass_at_k.empty());
     const nlohmann::json j = g.to_json();
     CHECK(j["pass1_sampled"].is_null());
+    CHECK(j["trace_sampled"].is_null());
     CHECK(j["pass_at_k"] == nlohmann::json::object());
     CHECK(j["samples"][0]["sampled"].is_null());
     CHECK(j["samples"][0]["sampled_correct"].is_null());

@@ -197,3 +197,40 @@ TEST_CASE("a NaN stops the run with a message naming the step, and writes no che
   CHECK_FALSE(fs::exists(options.out_path));
   fs::remove_all(dir);
 }
+
+TEST_CASE("every log line carries the trace checker's metrics; eval steps the fixed held-out completions") {
+  const std::string base = tiny_base();
+  const fs::path dir = scratch_dir("trace");
+  GrpoConfig config = tiny_grpo(3);
+  config.steps = 2;
+  config.eval_every = 2;
+  config.eval_problems = 6;
+  GrpoOptions options;
+  options.init_path = base;
+  options.out_path = (dir / "rl.safetensors").string();
+  options.log_path = (dir / "grpo.jsonl").string();
+  options.progress = false;
+  train_grpo(config, Device::CPU, options);
+  std::ifstream in(options.log_path);
+  std::vector<nlohmann::json> lines;
+  for (std::string text; std::getline(in, text);) lines.push_back(nlohmann::json::parse(text));
+  REQUIRE(lines.size() == 2);
+  for (const nlohmann::json& line : lines)
+    for (const char* key : {"trace_claims_per_completion", "trace_false_claim_rate", "trace_false_yes_share",
+                            "trace_effective_correction_share", "trace_superficial_correction_share",
+                            "trace_caught_rate", "trace_faithful_share", "trace_accuracy_with_correction",
+                            "trace_accuracy_without_correction"})
+      CHECK_MESSAGE(line.contains(key), key);
+  // A share of completions is a number in [0, 1] at every step.
+  for (const nlohmann::json& line : lines) {
+    const double share = line["trace_effective_correction_share"].get<double>();
+    CHECK((share >= 0.0 && share <= 1.0));
+  }
+  CHECK(!lines[0].contains("eval_samples"));
+  REQUIRE(lines[1].contains("eval_samples"));
+  CHECK(lines[1]["eval_samples"].size() == 4);  // the same first problems at every eval step
+  CHECK(lines[1]["eval_samples"][0]["prompt"].get<std::string>().rfind("<bos>what is ", 0) == 0);
+  CHECK(lines[1].contains("eval_trace_false_claim_rate"));
+  CHECK(lines[1].contains("eval_test_length"));
+  fs::remove_all(dir);
+}
