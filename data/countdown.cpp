@@ -413,6 +413,7 @@ Solution solve_countdown(const Problem& problem, Style style, Generator& rng, bo
       }
     }
     answer_line = &line;
+    break;
   }
   std::vector<Line> honest;  // the lines written that the writer still believes, for "closest"
   for (size_t l = 0; l < written; ++l)
