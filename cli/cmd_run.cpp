@@ -30,6 +30,7 @@ struct RunArgs {
   std::string mix;   // corpus mixture (data::parse_corpus_mix), e.g. "verify=0,correct=0"
   std::string base;  // an existing base model: skip pretraining
   int pretrain_steps = 0;
+  int context = 0;   // the model's context; 0 = the preset's
   int eval_problems = 0;
   std::vector<int> ks;
 };
@@ -191,6 +192,7 @@ void run_pipeline(const RunArgs& a) {
     train.dtype = grpo.dtype;  // one --dtype for the whole run
     GPTConfig model = model_preset.model;
     if (preset.context) model.context = preset.context;
+    if (a.context) model.context = a.context;
     data::CorpusConfig corpus = corpus_for_task(task, a.mix);
     if (!grpo.rollout.difficulties.empty()) corpus.difficulties[(int)grpo.rollout.task] = grpo.rollout.difficulties;
     CorpusSource train_data(corpus, rng::bits(train.seed, kTrainCorpusStream), model.context + 1);
@@ -265,6 +267,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--mix", a->mix,
                   "corpus mixture, e.g. \"verify=0,correct=0\" (keys: direct steps verify correct noise slip)");
   cmd->add_option("--base", a->base, "use this base model instead of pretraining one")->check(CLI::ExistingFile);
+  cmd->add_option("--context", a->context,
+                  "the model's context in tokens (default: the preset's); every corpus document must fit")
+      ->check(CLI::Range(16, 1 << 16));
   cmd->add_option("--pretrain-steps", a->pretrain_steps, "pretraining steps (default: the preset's)")
       ->check(CLI::Range(1, 1 << 30));
   cmd->add_option("--eval-n", a->eval_problems, "problems of the before/after evals (default: the preset's)")

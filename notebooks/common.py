@@ -21,6 +21,12 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 STYLES = ["direct", "steps", "verify", "correct"]  # data/task.cpp kStyleNames, in order
 STYLE_COLORS = {"direct": "#bbbbbb", "steps": "#4c78a8", "verify": "#f58518", "correct": "#e45756"}
+# The trace checker's metrics (reward/trace.h TraceTotals::metrics), in its order: the keys
+# of an eval JSON's "trace" object, and of every grpo.jsonl line prefixed "trace_" (rollouts)
+# or, on eval steps, "eval_trace_" (greedy completions of held-out problems).
+TRACE_METRICS = ["claims_per_completion", "false_claim_rate", "false_yes_share", "effective_correction_share",
+                 "superficial_correction_share", "caught_rate", "faithful_share", "accuracy_with_correction",
+                 "accuracy_without_correction"]
 
 
 def run_dirs():
@@ -122,13 +128,14 @@ def smoothing_window(n_steps):
     return int(min(25, max(3, n_steps // 20)))
 
 
-def plot_smoothed(ax, series, color, label, linestyle="-", raw=True):
-    """The raw per-step series faint, its rolling mean on top."""
+def plot_smoothed(ax, series, color, label, linestyle="-", raw=True, window=None):
+    """The raw per-step series faint, its rolling mean on top (over `window` steps, default
+    smoothing_window)."""
     if series.empty:
         return
     if raw:
         ax.plot(series.index, series.values, color=color, alpha=0.2, linewidth=0.8, linestyle=linestyle)
-    smooth = series.rolling(smoothing_window(len(series)), min_periods=1).mean()
+    smooth = series.rolling(window or smoothing_window(len(series)), min_periods=1).mean()
     ax.plot(smooth.index, smooth.values, color=color, linestyle=linestyle, linewidth=1.8, label=label)
 
 
@@ -144,10 +151,15 @@ def save(fig, name):
     print(f"wrote {path}")
 
 
-def plot_metric(ax, runs, groups, name, linestyle="-"):
+def plot_metric(ax, runs, groups, name, linestyle="-", window=None):
     """One smoothed line per run for grpo.jsonl's `name`, plus each seed group's mean in black."""
     for run in runs:
-        plot_smoothed(ax, column(run["grpo"], name), run["color"], run["label"], linestyle)
+        plot_smoothed(ax, column(run["grpo"], name), run["color"], run["label"], linestyle, window=window)
     for key, members in groups.items():
         label = f"mean of {len(members)} seeds ({' '.join(map(str, key))})"
-        plot_smoothed(ax, group_mean(members, name), "black", label, linestyle, raw=False)
+        plot_smoothed(ax, group_mean(members, name), "black", label, linestyle, raw=False, window=window)
+
+
+def has_trace(run):
+    """Whether the run's grpo.jsonl has the trace checker's keys (runs from before it do not)."""
+    return "trace_claims_per_completion" in run["grpo"]

@@ -5,8 +5,8 @@
 #
 # RUN_DIR: directories written by `aha run` (each holds a grpo.jsonl); default:
 # every directory under results/ that holds one. Environment:
-#   AHA_FIGURES        where the notebooks write PNGs and before_after_table.md
-#                      (default notebooks/figures/)
+#   AHA_FIGURES        where the notebooks write PNGs, before_after_table.md and
+#                      trace_table.md (default notebooks/figures/)
 #   AHA_NOTEBOOK_OUT   where the executed copies of the notebooks go, outputs
 #                      included (default build/notebooks/); the committed .ipynb
 #                      files are never overwritten
@@ -16,7 +16,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-notebooks=(notebooks/aha_curves.ipynb notebooks/before_after.ipynb)
+notebooks=(notebooks/aha_curves.ipynb notebooks/before_after.ipynb notebooks/aha_trace.ipynb)
 
 die() { echo "notebooks.sh: error: $*" >&2; exit 1; }
 
