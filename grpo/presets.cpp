@@ -20,7 +20,7 @@ const std::vector<RunPreset>& run_presets() {
     tiny.name = "cpu-tiny";
     tiny.default_task = "add";
     tiny.difficulties = {1};  // 2-digit sums: what a 1M-parameter model can learn in minutes on a CPU
-    tiny.context = 128;       // difficulty-1 documents fit; attention costs half of 256
+    tiny.context = 160;       // difficulty-1 add documents fit (the longest, a `correct` one, 149 tokens)
     tiny.pretrain_steps = 2000;
     tiny.grpo.rollout.prompts = 8;
     tiny.grpo.rollout.group_size = 8;

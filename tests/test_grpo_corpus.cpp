@@ -3,12 +3,14 @@
 // corpus config.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "grpo/corpus_source.h"
+#include "grpo/presets.h"
 #include "model/config.h"
 #include "model/pretrain.h"
 
@@ -160,5 +162,27 @@ TEST_CASE("corpus_for_task") {
     CHECK_THROWS_WITH(corpus_for_task("sub", ""), doctest::Contains("sub"));
     CHECK_THROWS_WITH(corpus_for_task("add", "mul=1"), doctest::Contains("mul"));
     CHECK_THROWS_WITH(corpus_for_task("all", "bogus=1"), doctest::Contains("bogus"));
+  }
+}
+
+// `aha run --preset P` pretrains at the preset's context on its default
+// task's corpus (difficulties as the preset says): every document must fit,
+// or pretraining stops at the first one that does not.
+TEST_CASE("every run preset's context holds every document of its default task's corpus") {
+  const data::Tokenizer tokenizer;
+  for (const RunPreset& preset : run_presets()) {
+    const int context = preset.context ? preset.context : find_preset(preset.name).model.context;
+    data::CorpusConfig corpus = corpus_for_task(preset.default_task, "");
+    const data::TaskKind task = data::parse_task(preset.default_task);
+    if (!preset.difficulties.empty()) corpus.difficulties[(int)task] = preset.difficulties;
+    corpus.style_shares = {1, 1, 1, 1};  // the long styles as often as the short
+    corpus.slip_share = 0.5;
+    const data::Corpus docs(corpus, 3);
+    int longest = 0;
+    for (uint64_t i = 0; i < 4000; ++i)
+      longest = std::max(longest, tokenizer.count(docs.document_at(i).text()));
+    INFO(preset.name, " (", preset.default_task, "): longest document ", longest, " tokens, context ", context);
+    CHECK(longest + 1 <= context + 1);
+    CHECK(longest > context * 3 / 4);  // and the context is not far too large
   }
 }
