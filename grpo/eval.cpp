@@ -141,6 +141,15 @@ EvalResult aggregate(const EvalConfig& config, const std::vector<ProblemCompleti
     const data::StyleReport style = data::classify(pc.greedy);
     reward::TraceReport greedy_trace = reward::check_trace(pc.problem, pc.greedy);
     result.trace.add(greedy_trace);
+    if (greedy_trace.effective_correction && !result.effective_example) {
+      EvalSample example;
+      example.prompt = data::prompt_text(pc.problem);
+      example.greedy = pc.greedy;
+      example.greedy_correct = greedy_correct;
+      example.greedy_style = data::style_name(style.style);
+      example.greedy_trace = greedy_trace;
+      result.effective_example = example;
+    }
     correct += greedy_correct;
     well_formed += reward::parse_completion(pc.greedy).well_formed;
     tokens += pc.greedy_tokens;

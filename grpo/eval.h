@@ -87,6 +87,7 @@ struct EvalResult {
   std::map<int, std::optional<double>> accuracy_by_difficulty;  // greedy accuracy; none without problems
   reward::TraceTotals trace;                        // the trace checker over the greedy completions
   std::optional<reward::TraceTotals> trace_sampled;  // and over every sampled one; none in greedy-only mode
+  std::optional<EvalSample> effective_example;  // the first greedy completion with an effective correction
   double seconds = 0;
   std::vector<EvalSample> samples;
 

@@ -5,9 +5,9 @@
 namespace aha {
 
 namespace {
-// Room for the longest countdown completion of the corpus after the longest
-// OOD prompt ("<bos>use 50 50 50 50 50 to make 200\n", 37 tokens) in the
-// 384-token context of gpu-small and gpu-medium.
+// The 384-token context of gpu-small and gpu-medium less the longest prompt,
+// an OOD one ("<bos>use 50 50 50 50 50 to make 200\n", 32 tokens), with room
+// to spare: 347 tokens, more than the longest countdown completion of the corpus.
 constexpr int kMaxNewTokens = 384 - 37;
 }  // namespace
 

@@ -212,6 +212,13 @@ double percentile(std::vector<int> values, double q) {
   return values[at];
 }
 
+// The trace checker's metrics (eval.h trace_json) as keys of a log line: "trace_false_claim_rate", ...
+void add_prefixed(nlohmann::json& line, const std::string& prefix, const reward::TraceTotals& totals) {
+  const nlohmann::json metrics = trace_json(totals);
+  for (const auto& item : metrics.items())
+    if (item.key() != "completions") line[prefix + item.key()] = item.value();
+}
+
 void add_rollout_metrics(nlohmann::json& line, const Rollout& r) {
   const double n = (double)r.completions.size();
   double reward_sum = 0, reward_sq = 0, correct = 0, formatted = 0, truncated = 0, checks = 0, corrections = 0;
@@ -247,7 +254,7 @@ void add_rollout_metrics(nlohmann::json& line, const Rollout& r) {
   // The trace checker's metrics (it only measures: nothing below reaches the reward).
   reward::TraceTotals trace;
   for (const reward::TraceReport& report : r.traces) trace.add(report);
-  for (const auto& [key, value] : trace.metrics()) line["trace_" + key] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  add_prefixed(line, "trace_", trace);
   // One completion that catches and fixes a slip of its own, if any did; one
   // that then answers right when there is such a one (the aha moment, R1 Table 3).
   const int G = (int)(r.completions.size() / r.problems.size());
@@ -431,20 +438,20 @@ EvalResult held_out_eval(const GPT& policy, const GrpoConfig& config, bool ood) 
 
 // The test eval's numbers in the step's log line: pass@1, the trace metrics
 // (prefixed "eval_trace_"), the completions of the first fixed problems, and
-// a completion with an effective correction if one of the kept ones has it.
+// the first greedy completion with an effective correction, if any had one.
 void add_eval_metrics(nlohmann::json& line, const EvalResult& test, const EvalResult& ood) {
   line["eval_test_pass1"] = test.pass1_greedy;
   line["eval_ood_pass1"] = ood.pass1_greedy;
   line["eval_test_length"] = test.mean_length;
-  for (const auto& [key, value] : test.trace.metrics())
-    line["eval_trace_" + key] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  add_prefixed(line, "eval_trace_", test.trace);
   nlohmann::json samples = nlohmann::json::array();
-  for (const EvalSample& s : test.samples) {
+  for (const EvalSample& s : test.samples)
     samples.push_back({{"prompt", s.prompt}, {"completion", s.greedy}, {"correct", s.greedy_correct}});
-    if (s.greedy_trace.effective_correction && !line.contains("eval_aha_example"))
-      line["eval_aha_example"] = {{"prompt", s.prompt}, {"completion", s.greedy}, {"correct", s.greedy_correct}};
-  }
   line["eval_samples"] = samples;
+  if (test.effective_example)
+    line["eval_aha_example"] = {{"prompt", test.effective_example->prompt},
+                                {"completion", test.effective_example->greedy},
+                                {"correct", test.effective_example->greedy_correct}};
 }
 
 }  // namespace

@@ -160,6 +160,9 @@ TEST_CASE("aggregate: numbers from completions written by hand") {
   REQUIRE(r.trace_sampled.has_value());
   CHECK(r.trace_sampled->completions == 20);
   CHECK(r.samples[2].greedy_trace.effective_correction);
+  REQUIRE(r.effective_example.has_value());  // the first greedy completion that caught its slip: p2's
+  CHECK(r.effective_example->greedy == pcs[2].greedy);
+  CHECK(r.effective_example->greedy_correct);
   REQUIRE(r.accuracy_by_difficulty.size() == 4);
   CHECK(*r.accuracy_by_difficulty.at(1) == 1.0);
   CHECK(*r.accuracy_by_difficulty.at(2) == 1.0);
