@@ -129,6 +129,58 @@ std::string before_after_table(const EvalResult& bt, const EvalResult& bo, const
   return s.str();
 }
 
+// A held-out problem's base and RL greedy completions in two columns: the
+// first kept problem that RL turned from wrong to right, else the first whose
+// style changed, else the first. Both evals draw the same problems (one seed).
+std::string side_by_side(const EvalResult& base, const EvalResult& rl) {
+  const size_t n = std::min(base.samples.size(), rl.samples.size());
+  if (n == 0) return "";
+  size_t pick = 0;
+  bool found = false;
+  for (size_t i = 0; i < n && !found; ++i)
+    if (!base.samples[i].greedy_correct && rl.samples[i].greedy_correct) pick = i, found = true;
+  for (size_t i = 0; i < n && !found; ++i)
+    if (base.samples[i].greedy_style != rl.samples[i].greedy_style) pick = i, found = true;
+  const EvalSample& b = base.samples[pick];
+  const EvalSample& r = rl.samples[pick];
+  if (b.prompt != r.prompt) return "";  // not the same problem: nothing to compare
+  constexpr size_t kColumn = 44;  // a longer line wraps within its column
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      for (size_t at = 0; at == 0 || at < line.size(); at += kColumn) out.push_back(line.substr(at, kColumn));
+    return out;
+  };
+  const std::vector<std::string> left = lines(b.greedy), right = lines(r.greedy);
+  size_t width = 12;
+  for (const std::string& l : left) width = std::max(width, l.size());
+  auto cell = [&](const std::string& text) { return text + std::string(width + 3 - text.size(), ' '); };
+  std::string prompt = b.prompt;
+  if (prompt.rfind("<bos>", 0) == 0) prompt = prompt.substr(5);
+  while (!prompt.empty() && prompt.back() == '\n') prompt.pop_back();
+  std::string out = "one held-out problem: " + prompt + "\n" +
+                    cell(std::string("base (") + (b.greedy_correct ? "right" : "wrong") + ")") + "RL (" +
+                    (r.greedy_correct ? "right" : "wrong") + ")\n";
+  for (size_t i = 0; i < std::max(left.size(), right.size()); ++i)
+    out += cell(i < left.size() ? left[i] : "") + (i < right.size() ? right[i] : "") + "\n";
+  return out;
+}
+
+// The run in one line: the greedy gain, the length, the worked solutions.
+std::string verdict(const EvalResult& base, const EvalResult& rl) {
+  const auto worked = [](const EvalResult& r) { return 1.0 - r.style_share[(int)data::Style::Direct]; };
+  const double points = 100.0 * (rl.pass1_greedy - base.pass1_greedy);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "RL: %+.1f points greedy (%s -> %s); completions x%.2f as long (%.1f -> %.1f tokens); "
+                "worked solutions %s -> %s\n",
+                points, percent(base.pass1_greedy).c_str(), percent(rl.pass1_greedy).c_str(),
+                base.mean_length > 0 ? rl.mean_length / base.mean_length : 0.0, base.mean_length, rl.mean_length,
+                percent(worked(base)).c_str(), percent(worked(rl)).c_str());
+  return line;
+}
+
 // The aha moment, found by the program (R1 Table 3): the first GRPO step at
 // which the policy caught and fixed a slip of its own (an effective
 // correction, reward/trace.h) in a rollout or a held-out eval completion, and
@@ -250,9 +302,13 @@ void run_pipeline(const RunArgs& a) {
     side->erase("samples");  // they are in the eval files
   write_json_atomically(dir + "/summary.json", summary);
   std::fprintf(stderr, "run: 5/5 done in %.1f min; results in %s/\n", seconds / 60.0, dir.c_str());
-  std::printf("aha run: %s, task %s, seed %llu, %s, %.1f min\n\n%s\n%s", preset.name.c_str(), task.c_str(),
+  std::printf("aha run: %s, task %s, seed %llu, %s, %.1f min\n\n%s\n%s\n%s\n%s", preset.name.c_str(), task.c_str(),
               (unsigned long long)a.grpo.seed, device_name(device), seconds / 60.0, table.c_str(),
+              side_by_side(base_test, rl_test).c_str(), verdict(base_test, rl_test).c_str(),
               describe_aha_moment(aha).c_str());
+  std::printf("next: make notebooks RUNS=%s (the curves over GRPO steps, a trace viewer); the GPU run,\n"
+              "  aha run --preset gpu-small --device cuda --dtype bf16 --kv-cache bf16 (README \"The aha run\")\n",
+              dir.c_str());
 }
 
 }  // namespace

@@ -14,6 +14,11 @@ void add_grpo_options(CLI::App* cmd, GrpoArgs& a, bool with_preset) {
     cmd->add_option("--preset", a.preset, "the GRPO settings of this preset (" + names + ")")->capture_default_str();
   cmd->add_option("--task", a.task, "add, mul or countdown (default: the preset's)")
       ->check(CLI::IsMember({"add", "mul", "countdown"}));
+  cmd->add_option("--difficulties", a.difficulties,
+                  "the task's difficulties for the RL prompts (and, in aha run, the corpus), e.g. 1,2 "
+                  "(default: the preset's)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4));
   cmd->add_option("--loss", a.loss, "objective variant: grpo (R1), dr_grpo (Liu et al. 2025), dapo (Yu et al. 2025)")
       ->check(CLI::IsMember({"grpo", "dr_grpo", "dapo"}))
       ->capture_default_str();
@@ -50,7 +55,7 @@ void add_grpo_options(CLI::App* cmd, GrpoArgs& a, bool with_preset) {
 GrpoConfig make_grpo_config(const GrpoArgs& a) {
   const RunPreset& preset = find_run_preset(a.preset);
   GrpoConfig c = preset.grpo;
-  c.rollout.difficulties = preset.difficulties;
+  c.rollout.difficulties = a.difficulties.empty() ? preset.difficulties : a.difficulties;
   c.rollout.task = data::parse_task(a.task.empty() ? preset.default_task : a.task);
   c.loss = parse_loss_variant(a.loss);
   if (a.max_new) c.rollout.max_new_tokens = a.max_new;  // before the variant: DAPO's buffer follows it

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "grpo/presets.h"
 
@@ -19,6 +20,7 @@ struct GrpoArgs {
   int steps = 0, prompts = 0, group_size = 0, max_new = 0, mu = 0, minibatches = 0;
   int eval_every = -1, eval_problems = 0, ckpt_every = 0, warmup = -1;
   float lr = 0, beta = -1, clip_low = -1, clip_high = -1, temperature = 0, format_bonus = -1;
+  std::vector<int> difficulties;  // empty = the preset's
   std::string std_scale;  // "", "on", "off"
   std::string kv_cache = "fp32";  // "fp32", "bf16": the rollouts' KV cache
   std::string dtype = "fp32";     // "fp32", "bf16": the update's forward and backward (GPT::set_dtype)

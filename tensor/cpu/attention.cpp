@@ -40,6 +40,7 @@ void causal_probs_(RowMajor& S, const float* lse) {
 // lse [B, H, T] is kept for the backward, which rebuilds P from it.
 void causal_attention(const float* q, const float* k, const float* v, float* y, float* lse, int64_t B,
                       int64_t T, int64_t H, int64_t D) {
+  pin_blocking();
   const int64_t C = H * D;
   const float scale = 1.0f / std::sqrt((float)D);
 #pragma omp parallel for schedule(static) if (B * H * T * T * D >= kParallelMinWork)
@@ -75,6 +76,7 @@ void causal_attention(const float* q, const float* k, const float* v, float* y, 
 void causal_attention_backward(const float* q, const float* k, const float* v, const float* y,
                                const float* lse, const float* dy, float* dq, float* dk, float* dv,
                                int64_t B, int64_t T, int64_t H, int64_t D) {
+  pin_blocking();
   const int64_t C = H * D;
   const float scale = 1.0f / std::sqrt((float)D);
 #pragma omp parallel for schedule(static) if (B * H * T * T * D >= kParallelMinWork)

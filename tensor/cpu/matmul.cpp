@@ -8,7 +8,8 @@
 // product per batch (attention heads, and the [B, T, C] @ W of a linear layer),
 // or, for a single large product, tiles of kTile output rows or columns. Each
 // thread runs single-threaded Eigen on its share, so the result is the same
-// for any number of threads (tensor/cpu/parallel.h).
+// for any number of threads (tensor/cpu/parallel.h). And the blocking inside
+// Eigen is pinned (eigen_maps.h pin_blocking), so it is the same on any CPU.
 #include <algorithm>
 #include <vector>
 
@@ -51,6 +52,7 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
     std::fill(c, c + batch * M * N, 0.0f);
     return;
   }
+  pin_blocking();
   const int64_t lda = trans_a ? M : K, ldb = trans_b ? K : N;
   const bool parallel = M * N * K * batch >= kParallelMinWork * 64;
   if (batch > 1) {
