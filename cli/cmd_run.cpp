@@ -181,6 +181,32 @@ std::string verdict(const EvalResult& base, const EvalResult& rl) {
   return line;
 }
 
+// The GRPO stage's wall time split from its log: the rollouts (generation and
+// rewards) and the updates, summed over the steps; the rest of the stage is the
+// evals during training and the checkpoints.
+void add_grpo_times(const std::string& log_path, nlohmann::json& time_s) {
+  std::ifstream log(log_path);
+  double rollout = 0, update = 0;
+  for (std::string text; std::getline(log, text);) {
+    const nlohmann::json line = nlohmann::json::parse(text);
+    rollout += line.value("rollout_s", 0.0);
+    update += line.value("update_s", 0.0);
+  }
+  time_s["rollout"] = rollout;
+  time_s["update"] = update;
+}
+
+std::string describe_times(const nlohmann::json& t) {
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "time: %.1f min in all: pretrain %.1f s, eval base %.1f s, GRPO %.1f s (rollouts %.1f s, updates "
+                "%.1f s, the rest evals and checkpoints), eval RL %.1f s\n",
+                t["total"].get<double>() / 60.0, t["pretrain"].get<double>(), t["eval_base"].get<double>(),
+                t["grpo"].get<double>(), t["rollout"].get<double>(), t["update"].get<double>(),
+                t["eval_rl"].get<double>());
+  return line;
+}
+
 // The aha moment, found by the program (R1 Table 3): the first GRPO step at
 // which the policy caught and fixed a slip of its own (an effective
 // correction, reward/trace.h) in a rollout or a held-out eval completion, and
@@ -231,6 +257,15 @@ void run_pipeline(const RunArgs& a) {
   const std::string base_path = a.base.empty() ? dir + "/base.safetensors" : a.base;
   const std::string rl_path = dir + "/rl.safetensors";
   const auto start = std::chrono::steady_clock::now();
+  // Where the wall time goes (summary.json "time_s"): seconds since the last mark.
+  auto mark = start;
+  auto lap = [&mark]() {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - mark).count();
+    mark = now;
+    return seconds;
+  };
+  nlohmann::json time_s;
 
   // 1. pretrain the base model on the arithmetic web
   if (a.base.empty()) {
@@ -261,11 +296,13 @@ void run_pipeline(const RunArgs& a) {
   } else {
     std::fprintf(stderr, "run: 1/5 pretrain skipped: base model %s\n", base_path.c_str());
   }
+  time_s["pretrain"] = lap();
 
   // 2. the base model's held-out numbers
   std::fprintf(stderr, "run: 2/5 eval the base model\n");
   const EvalResult base_test = run_eval(base_path, "base", grpo, preset, a, device, false, dir + "/eval_base_test.json");
   const EvalResult base_ood = run_eval(base_path, "base", grpo, preset, a, device, true, dir + "/eval_base_ood.json");
+  time_s["eval_base"] = lap();
 
   // 3. GRPO
   std::fprintf(stderr, "run: 3/5 GRPO (%s) for %d steps\n", loss_variant_name(grpo.loss), grpo.steps);
@@ -274,14 +311,18 @@ void run_pipeline(const RunArgs& a) {
   options.out_path = rl_path;
   options.log_path = dir + "/grpo.jsonl";
   train_grpo(grpo, device, options);
+  time_s["grpo"] = lap();
+  add_grpo_times(options.log_path, time_s);
 
   // 4. the RL model's held-out numbers
   std::fprintf(stderr, "run: 4/5 eval the RL model\n");
   const EvalResult rl_test = run_eval(rl_path, "RL", grpo, preset, a, device, false, dir + "/eval_rl_test.json");
   const EvalResult rl_ood = run_eval(rl_path, "RL", grpo, preset, a, device, true, dir + "/eval_rl_ood.json");
+  time_s["eval_rl"] = lap();
 
   // 5. the summary
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  time_s["total"] = seconds;
   const std::string table = before_after_table(base_test, base_ood, rl_test, rl_ood);
   const nlohmann::json aha = find_aha_moment(options.log_path);
   nlohmann::json summary = {{"preset", preset.name},
@@ -294,6 +335,7 @@ void run_pipeline(const RunArgs& a) {
                                           (a.mix.empty() ? "" : " mix " + a.mix)},
                             {"grpo_config", nlohmann::json::parse(to_json(grpo))},
                             {"seconds", seconds},
+                            {"time_s", time_s},
                             {"base", {{"test", base_test.to_json()}, {"ood", base_ood.to_json()}}},
                             {"rl", {{"test", rl_test.to_json()}, {"ood", rl_ood.to_json()}}},
                             {"table", table},
@@ -306,6 +348,7 @@ void run_pipeline(const RunArgs& a) {
               (unsigned long long)a.grpo.seed, device_name(device), seconds / 60.0, table.c_str(),
               side_by_side(base_test, rl_test).c_str(), verdict(base_test, rl_test).c_str(),
               describe_aha_moment(aha).c_str());
+  std::printf("%s", describe_times(time_s).c_str());
   std::printf("next: make notebooks RUNS=%s (the curves over GRPO steps, a trace viewer); the GPU run,\n"
               "  aha run --preset gpu-small --device cuda --dtype bf16 --kv-cache bf16 (README \"The aha run\")\n",
               dir.c_str());
