@@ -44,6 +44,10 @@ void add_grpo_options(CLI::App* cmd, GrpoArgs& a, bool with_preset) {
   cmd->add_option("--clip-high", a.clip_high, "epsilon_high of the clip")->check(CLI::NonNegativeNumber);
   cmd->add_option("--std-scale", a.std_scale, "divide advantages by the group's std: on|off (default: the variant's)")
       ->check(CLI::IsMember({"on", "off"}));
+  cmd->add_option("--dynamic-sampling", a.refill_rounds,
+                  "DAPO's dynamic sampling: up to this many more rollouts a step, to fill the batch with groups "
+                  "whose rewards differ (0 = off: dapo then trains on the groups left)")
+      ->check(CLI::Range(0, 64));
   cmd->add_option("--format-bonus", a.format_bonus, "reward for a well-formed completion")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--eval-every", a.eval_every, "greedy held-out pass@1 every this many steps (0 = never)")
@@ -75,6 +79,7 @@ GrpoConfig make_grpo_config(const GrpoArgs& a) {
   if (a.clip_low >= 0) c.objective.clip_low = a.clip_low;
   if (a.clip_high >= 0) c.objective.clip_high = a.clip_high;
   if (!a.std_scale.empty()) c.scale_by_std = a.std_scale == "on";
+  if (a.refill_rounds >= 0) c.refill_rounds = a.refill_rounds;
   if (a.format_bonus >= 0) c.rollout.reward.format_bonus = a.format_bonus;
   if (a.eval_every >= 0) c.eval_every = a.eval_every;
   if (a.eval_problems) c.eval_problems = a.eval_problems;

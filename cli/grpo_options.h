@@ -18,6 +18,7 @@ struct GrpoArgs {
   std::string task;  // "" = the preset's default task
   std::string loss = "grpo";
   int steps = 0, prompts = 0, group_size = 0, max_new = 0, mu = 0, minibatches = 0;
+  int refill_rounds = -1;  // -1 = the preset's (off)
   int eval_every = -1, eval_problems = 0, ckpt_every = 0, warmup = -1;
   float lr = 0, beta = -1, clip_low = -1, clip_high = -1, temperature = 0, format_bonus = -1;
   std::vector<int> difficulties;  // empty = the preset's

@@ -16,6 +16,7 @@
 #include "data/template.h"
 #include "data/tokenizer.h"
 #include "grpo/advantage.h"
+#include "grpo/dynamic_sampling.h"
 #include "grpo/eval.h"
 #include "model/checkpoint.h"
 #include "model/progress.h"
@@ -75,6 +76,7 @@ void GrpoConfig::validate() const {
     throw std::runtime_error("grpo: clip_low must be in [0, 1) and clip_high >= 0");
   if (eval_every < 0 || warmup_steps < 0 || weight_decay < 0 || overlong_buffer < 0)
     throw std::runtime_error("grpo: eval_every, warmup_steps, weight_decay and overlong_buffer must be >= 0");
+  if (refill_rounds < 0) throw std::runtime_error("grpo: refill_rounds must be >= 0");
   if (overlong_buffer > rollout.max_new_tokens)
     throw std::runtime_error("grpo: overlong_buffer must not exceed max_new_tokens");
 }
@@ -95,6 +97,7 @@ std::string to_json(const GrpoConfig& c) {
                       {"scale_by_std", c.scale_by_std},
                       {"drop_uniform_groups", c.drop_uniform_groups},
                       {"overlong_buffer", c.overlong_buffer},
+                      {"refill_rounds", c.refill_rounds},
                       {"steps", c.steps},
                       {"updates_per_batch", c.updates_per_batch},
                       {"minibatches", c.minibatches},
@@ -132,6 +135,7 @@ GrpoConfig grpo_config_from_json(const std::string& text) {
     c.scale_by_std = j.at("scale_by_std").get<bool>();
     c.drop_uniform_groups = j.at("drop_uniform_groups").get<bool>();
     c.overlong_buffer = j.at("overlong_buffer").get<int>();
+    c.refill_rounds = j.value("refill_rounds", 0);  // runs saved before dynamic sampling had none
     c.steps = j.at("steps").get<int>();
     c.updates_per_batch = j.at("updates_per_batch").get<int>();
     c.minibatches = j.at("minibatches").get<int>();
@@ -245,6 +249,13 @@ void add_rollout_metrics(nlohmann::json& line, const Rollout& r) {
   line["length_p50"] = percentile(lengths, 0.5);
   line["length_p90"] = percentile(lengths, 0.9);
   line["length_max"] = *std::max_element(lengths.begin(), lengths.end());
+  // Are right answers or wrong ones the long ones? (Dr. GRPO, Liu et al. 2025: GRPO's 1/|o|
+  // lets wrong answers grow.) Null when the step had none of that kind.
+  double right_tokens = 0, wrong_tokens = 0;
+  for (size_t i = 0; i < r.completions.size(); ++i)
+    (r.rewards[i].accuracy > 0 ? right_tokens : wrong_tokens) += (double)lengths[i];
+  line["length_correct"] = correct > 0 ? nlohmann::json(right_tokens / correct) : nlohmann::json(nullptr);
+  line["length_incorrect"] = correct < n ? nlohmann::json(wrong_tokens / (n - correct)) : nlohmann::json(nullptr);
   line["truncated_share"] = truncated / n;
   for (int s = 0; s < data::kNumStyles; ++s)
     line[std::string("style_") + data::style_name((data::Style)s)] = styles[s] / n;
@@ -314,23 +325,51 @@ nlohmann::json grpo_step(StepState& s) {
   const Device device = s.policy.device();
   nlohmann::json line = {{"step", s.step}};
 
-  // 1-2. sample G completions for each of B problems, and score them
+  // The rewards the advantages use: the outcome reward, plus DAPO's overlong shaping.
+  const int G = config.rollout.group_size;
+  auto shaped_rewards = [&config](const Rollout& r) {
+    std::vector<float> rewards(r.completions.size());
+    for (size_t i = 0; i < rewards.size(); ++i) {
+      rewards[i] = r.rewards[i].total;
+      if (config.overlong_buffer > 0)
+        rewards[i] += overlong_penalty((int)r.completions[i].tokens.size(), config.rollout.max_new_tokens,
+                                       config.overlong_buffer);
+    }
+    return rewards;
+  };
+
+  // 1-2. sample G completions for each of B problems, and score them; with
+  // dynamic sampling, more problems until the batch holds B groups whose
+  // rewards differ
   Rollout r;
   {
     NoGradGuard no_grad;
-    r = rollout(s.policy, config.rollout, s.rng);
+    if (config.refill_rounds > 0) {
+      RefillStats refill;
+      bool first = true;
+      r = refill_batch(
+          [&]() {
+            Rollout one = rollout(s.policy, config.rollout, s.rng);
+            if (first) line["frac_reward_zero_std"] = frac_reward_zero_std(shaped_rewards(one), G);
+            first = false;
+            return one;
+          },
+          shaped_rewards, config.rollout.prompts, G, config.refill_rounds, &refill);
+      line["refill_rounds"] = refill.rounds;
+      line["sampled_groups"] = refill.sampled_groups;
+      line["kept_groups"] = refill.kept_groups;
+      line["sampled_tokens"] = refill.generated_tokens;
+    } else {
+      r = rollout(s.policy, config.rollout, s.rng);
+      line["frac_reward_zero_std"] = frac_reward_zero_std(shaped_rewards(r), G);
+      line["sampled_tokens"] = r.generated_tokens;
+    }
   }
   add_rollout_metrics(line, r);
 
   // 3. group-relative advantages (DAPO: shaped rewards, uniform groups dropped)
-  const int G = config.rollout.group_size, N = (int)r.completions.size();
-  std::vector<float> rewards(N);
-  for (int i = 0; i < N; ++i) {
-    rewards[i] = r.rewards[i].total;
-    if (config.overlong_buffer > 0)
-      rewards[i] += overlong_penalty((int)r.completions[i].tokens.size(), config.rollout.max_new_tokens,
-                                     config.overlong_buffer);
-  }
+  const int N = (int)r.completions.size();
+  const std::vector<float> rewards = shaped_rewards(r);
   const std::vector<float> advantages = group_advantages(rewards, G, config.scale_by_std);
   std::vector<bool> live(N, true);
   int dropped_groups = 0;
@@ -415,7 +454,7 @@ nlohmann::json grpo_step(StepState& s) {
   line["lr"] = s.lr;
   line["rollout_s"] = r.seconds;
   line["update_s"] = seconds_since(update_start);
-  line["tokens_per_s"] = (double)r.generated_tokens / std::max(r.seconds, 1e-9);
+  line["tokens_per_s"] = line["sampled_tokens"].get<double>() / std::max(r.seconds, 1e-9);
   return line;
 }
 

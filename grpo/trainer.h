@@ -32,6 +32,8 @@ struct GrpoConfig {
   bool scale_by_std = true;         // A / std(r): grpo and dapo yes, dr_grpo no
   bool drop_uniform_groups = false; // dapo: groups whose rewards are all equal leave the batch
   int overlong_buffer = 0;          // dapo: soft overlong penalty over the last this many tokens; 0 = off
+  int refill_rounds = 0;            // DAPO's dynamic sampling: up to this many more rollouts a step to fill
+                                    // the batch with groups whose rewards differ (grpo/dynamic_sampling.h); 0 = off
   int steps = 100;
   int updates_per_batch = 1;        // mu: passes over each batch (mu = 1: pi_old = pi_theta at the first pass)
   int minibatches = 1;              // optimiser steps per pass

@@ -234,3 +234,51 @@ TEST_CASE("every log line carries the trace checker's metrics; eval steps the fi
   CHECK(lines[1].contains("eval_test_length"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("every step logs frac_reward_zero_std and the lengths of right and wrong completions; dynamic sampling refills") {
+  const std::string base = tiny_base();
+  const fs::path dir = scratch_dir("refill");
+  for (int rounds : {0, 3}) {
+    CAPTURE(rounds);
+    GrpoConfig config = tiny_grpo(4);
+    config.steps = 3;
+    config.refill_rounds = rounds;
+    GrpoOptions options;
+    options.init_path = base;
+    options.out_path = (dir / ("rl" + std::to_string(rounds) + ".safetensors")).string();
+    options.log_path = (dir / ("grpo" + std::to_string(rounds) + ".jsonl")).string();
+    options.progress = false;
+    train_grpo(config, Device::CPU, options);
+    std::ifstream in(options.log_path);
+    int lines = 0;
+    for (std::string text; std::getline(in, text); ++lines) {
+      const nlohmann::json line = nlohmann::json::parse(text);
+      const double zero_std = line.at("frac_reward_zero_std").get<double>();
+      CHECK((zero_std >= 0.0 && zero_std <= 1.0));
+      // A share of B = 8 groups.
+      CHECK(zero_std * 8 == doctest::Approx(std::round(zero_std * 8)));
+      // The two lengths average to the mean length, weighted by the accuracy.
+      const double acc = line.at("accuracy").get<double>(), length = line.at("length_mean").get<double>();
+      const double right = line["length_correct"].is_null() ? 0.0 : line["length_correct"].get<double>();
+      const double wrong = line["length_incorrect"].is_null() ? 0.0 : line["length_incorrect"].get<double>();
+      CHECK(line["length_correct"].is_null() == (acc == 0.0));
+      CHECK(line["length_incorrect"].is_null() == (acc == 1.0));
+      CHECK(acc * right + (1 - acc) * wrong == doctest::Approx(length));
+      if (rounds == 0) {
+        CHECK(!line.contains("sampled_groups"));
+        CHECK(line.at("sampled_tokens").get<double>() == doctest::Approx(length * 64));
+      } else {
+        // Refilled: B groups drawn per round, at most B kept, each kept one differing.
+        const int sampled = line.at("sampled_groups").get<int>(), kept = line.at("kept_groups").get<int>();
+        CHECK(sampled == 8 * (1 + line.at("refill_rounds").get<int>()));
+        CHECK(kept <= 8);
+        CHECK((kept == 8 || line.at("refill_rounds").get<int>() == rounds));
+        // Every kept group's rewards differ, so the batch's rewards do.
+        if (kept > 0) CHECK(line.at("reward_std").get<double>() > 0.0);
+        CHECK(line.at("sampled_tokens").get<double>() >= length * 8 * std::max(kept, 1) - 1e-6);
+      }
+    }
+    CHECK(lines == 3);
+  }
+  fs::remove_all(dir);
+}
