@@ -152,7 +152,13 @@ std::string side_by_side(const EvalResult& base, const EvalResult& rl) {
       for (size_t at = 0; at == 0 || at < line.size(); at += kColumn) out.push_back(line.substr(at, kColumn));
     return out;
   };
-  const std::vector<std::string> left = lines(b.greedy), right = lines(r.greedy);
+  // The answer block on a line of its own, so the columns stay narrow.
+  auto shown = [](std::string text) {
+    const size_t end = text.find("</think>");
+    if (end != std::string::npos) text.insert(end + 8, "\n");
+    return text;
+  };
+  const std::vector<std::string> left = lines(shown(b.greedy)), right = lines(shown(r.greedy));
   size_t width = 12;
   for (const std::string& l : left) width = std::max(width, l.size());
   auto cell = [&](const std::string& text) { return text + std::string(width + 3 - text.size(), ' '); };
