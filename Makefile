@@ -4,7 +4,8 @@
 #   make test       build and run every doctest suite (non-zero exit on any failure)
 #   make demo       the main job: the cpu-tiny pipeline
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer (CPU only)
-#   make fuzz       libFuzzer targets (clang) for the tokenizer, answer parser and expression evaluator
+#   make fuzz       libFuzzer targets (clang) for the tokenizer, answer parser, expression evaluator, trace
+#                   checker and checkpoint reader
 #   make bench      benchmark tables (never gate a test); make bench-gpu on a GPU machine: aha vs PyTorch
 #   make golden     remake the golden files from the PyTorch reference (needs python3 + torch)
 #   make deps       install the missing Debian packages
@@ -117,12 +118,18 @@ asan: deps
 	@$(MAKE) --no-print-directory test BUILD=build-asan CUDA=0 OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
-# ---- fuzzing: tests/fuzz/fuzz_<name>.cpp, linked with data/ and reward/ ----
+# ---- fuzzing: tests/fuzz/fuzz_<name>.cpp, linked with data/ and reward/ (the checkpoint reader: below) ----
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.cpp)
 FUZZ_BINS := $(patsubst tests/fuzz/%.cpp,build-fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -std=c++17 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 build-fuzz/%: tests/fuzz/%.cpp $(call layer_src,data) $(call layer_src,reward)
+	@mkdir -p build-fuzz
+	clang++ $(FUZZ_FLAGS) -o $@ $^
+# The checkpoint reader's checks need no tensors (model/safetensors_header.h,
+# model/checkpoint_layout.h): they link alone, without building the tensor layer.
+FUZZ_CHECKPOINT_SRC := model/safetensors_header.cpp model/checkpoint_layout.cpp model/metadata_field.cpp model/gpt_config.cpp
+build-fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.cpp $(FUZZ_CHECKPOINT_SRC)
 	@mkdir -p build-fuzz
 	clang++ $(FUZZ_FLAGS) -o $@ $^
 fuzz: deps $(FUZZ_BINS)

@@ -19,6 +19,7 @@
 #include "grpo/dynamic_sampling.h"
 #include "grpo/eval.h"
 #include "model/checkpoint.h"
+#include "model/metadata_field.h"
 #include "model/progress.h"
 
 namespace aha {
@@ -118,38 +119,39 @@ std::string to_json(const GrpoConfig& c) {
 GrpoConfig grpo_config_from_json(const std::string& text) {
   GrpoConfig c;
   try {
-    const nlohmann::json j = nlohmann::json::parse(text);
+    const nlohmann::json j = parse_bounded_json(text);
     c.rollout.task = data::parse_task(j.at("task").get<std::string>());
-    c.rollout.difficulties = j.at("difficulties").get<std::vector<int>>();
-    c.rollout.prompts = j.at("prompts").get<int>();
-    c.rollout.group_size = j.at("group_size").get<int>();
-    c.rollout.max_new_tokens = j.at("max_new_tokens").get<int>();
-    c.rollout.temperature = j.at("temperature").get<float>();
+    c.rollout.difficulties = json_int_list(j, "difficulties");
+    c.rollout.prompts = json_int(j, "prompts");
+    c.rollout.group_size = json_int(j, "group_size");
+    c.rollout.max_new_tokens = json_int(j, "max_new_tokens");
+    c.rollout.temperature = json_float(j, "temperature");
     // Runs saved before the switch existed have none: their cache was fp32.
     c.rollout.kv_cache = parse_kv_cache(j.value("kv_cache", std::string("fp32")));
-    c.rollout.reward.format_bonus = j.at("format_bonus").get<float>();
+    c.rollout.reward.format_bonus = json_float(j, "format_bonus");
     c.loss = parse_loss_variant(j.at("loss").get<std::string>());
-    c.objective.clip_low = j.at("clip_low").get<float>();
-    c.objective.clip_high = j.at("clip_high").get<float>();
-    c.objective.beta = j.at("beta").get<float>();
+    c.objective.clip_low = json_float(j, "clip_low");
+    c.objective.clip_high = json_float(j, "clip_high");
+    c.objective.beta = json_float(j, "beta");
     c.scale_by_std = j.at("scale_by_std").get<bool>();
     c.drop_uniform_groups = j.at("drop_uniform_groups").get<bool>();
-    c.overlong_buffer = j.at("overlong_buffer").get<int>();
-    c.refill_rounds = j.value("refill_rounds", 0);  // runs saved before dynamic sampling had none
-    c.steps = j.at("steps").get<int>();
-    c.updates_per_batch = j.at("updates_per_batch").get<int>();
-    c.minibatches = j.at("minibatches").get<int>();
-    c.lr = j.at("lr").get<float>();
-    c.warmup_steps = j.at("warmup_steps").get<int>();
-    c.weight_decay = j.at("weight_decay").get<float>();
-    c.beta1 = j.at("beta1").get<float>();
-    c.beta2 = j.at("beta2").get<float>();
-    c.grad_clip = j.at("grad_clip").get<float>();
+    c.overlong_buffer = json_int(j, "overlong_buffer");
+    // Runs saved before dynamic sampling had none: off.
+    c.refill_rounds = j.contains("refill_rounds") ? json_int(j, "refill_rounds") : 0;
+    c.steps = json_int(j, "steps");
+    c.updates_per_batch = json_int(j, "updates_per_batch");
+    c.minibatches = json_int(j, "minibatches");
+    c.lr = json_float(j, "lr");
+    c.warmup_steps = json_int(j, "warmup_steps");
+    c.weight_decay = json_float(j, "weight_decay");
+    c.beta1 = json_float(j, "beta1");
+    c.beta2 = json_float(j, "beta2");
+    c.grad_clip = json_float(j, "grad_clip");
     c.dtype = parse_dtype(j.value("dtype", std::string("fp32")));  // runs saved before the switch: fp32
-    c.eval_every = j.at("eval_every").get<int>();
-    c.eval_problems = j.at("eval_problems").get<int>();
-    c.ckpt_every = j.at("ckpt_every").get<int>();
-    c.seed = std::stoull(j.at("seed").get<std::string>());
+    c.eval_every = json_int(j, "eval_every");
+    c.eval_problems = json_int(j, "eval_problems");
+    c.ckpt_every = json_int(j, "ckpt_every");
+    c.seed = parse_u64_field("seed", j.at("seed").get<std::string>());
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("grpo config JSON: ") + e.what());
   }
@@ -529,13 +531,14 @@ GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions
                                "checkpoint " + to_json(saved) + " vs now " + to_json(config));
     if (!resume->has_optimizer())
       throw std::runtime_error("grpo: resume from '" + options.resume_path + "': no optimizer state in it");
-    step = (int)resume->metadata_u64("grpo.step");
+    step = (int)resume->metadata_int("grpo.step", 0, INT_MAX);
   }
   if (init_path.empty()) throw std::runtime_error("grpo: no base model (--init)");
   const Checkpoint base = Checkpoint::read(init_path);
   if (base.tokenizer() != data::Tokenizer::kVersion)
     throw std::runtime_error("grpo: '" + init_path + "' was trained with tokenizer '" + base.tokenizer() +
                              "', not the arithmetic tokenizer '" + data::Tokenizer::kVersion + "'");
+  base.check_vocab_size(data::Tokenizer().vocab_size(), data::Tokenizer::kVersion);
   if (step >= last_step)
     throw std::runtime_error("grpo: the run is already at step " + std::to_string(step) +
                              "; ask for more --steps to continue it");

@@ -4,17 +4,10 @@
 #include <utility>
 #include <vector>
 
+#include "model/metadata_field.h"
+
 namespace aha {
-
-const char* const kCheckpointFormat = "aha-gpt-1";
-
 namespace {
-
-const char* const kOptimizerSteps = "optimizer.steps";
-
-std::string moment_name(const char* which, const std::string& param) {
-  return std::string("optimizer.") + which + "." + param;
-}
 
 [[noreturn]] void checkpoint_error(const std::string& path, const std::string& what) {
   throw std::runtime_error("checkpoint '" + path + "': " + what);
@@ -50,26 +43,16 @@ void save_checkpoint(const std::string& path, const GPT& model, const std::strin
       tensors.push_back({moment_name("m", named[i].name), state.first_moments()[i]});
       tensors.push_back({moment_name("v", named[i].name), state.second_moments()[i]});
     }
-    metadata[kOptimizerSteps] = std::to_string(optimizer->steps());
+    metadata[kOptimizerStepsKey] = std::to_string(optimizer->steps());
   }
   write_safetensors(path, tensors, metadata);
 }
 
 Checkpoint Checkpoint::read(const std::string& path) {
   Checkpoint c;
-  c.file_ = read_safetensors(path);
-  const auto& meta = c.file_.metadata;
-  auto format = meta.find("format");
-  if (format == meta.end() || format->second != kCheckpointFormat)
-    checkpoint_error(path, std::string("not an aha GPT checkpoint (metadata 'format' is ") +
-                               (format == meta.end() ? "missing" : "'" + format->second + "'") +
-                               ", expected '" + kCheckpointFormat + "')");
-  try {
-    c.config_ = gpt_config_from_json(c.metadata_value("config"));
-  } catch (const std::exception& e) {
-    checkpoint_error(path, std::string("bad model config in the metadata: ") + e.what());
-  }
-  c.tokenizer_ = c.metadata_value("tokenizer");
+  c.file_ = read_safetensors(path, [&](const SafetensorsHeader& header) {
+    c.layout_ = check_checkpoint_layout(path, header);
+  });
   return c;
 }
 
@@ -79,26 +62,40 @@ const std::string& Checkpoint::metadata_value(const std::string& key) const {
   return it->second;
 }
 
+int64_t Checkpoint::metadata_int(const std::string& key, int64_t min, int64_t max) const {
+  const std::string& text = metadata_value(key);
+  try {
+    return parse_int_field(key, text, min, max);
+  } catch (const std::runtime_error& e) {
+    checkpoint_error(file_.path, std::string("metadata ") + e.what());
+  }
+}
+
 uint64_t Checkpoint::metadata_u64(const std::string& key) const {
   const std::string& text = metadata_value(key);
   try {
-    size_t used = 0;
-    const uint64_t value = std::stoull(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
+    return parse_u64_field(key, text);
+  } catch (const std::runtime_error& e) {
+    checkpoint_error(file_.path, std::string("metadata ") + e.what());
   }
-  throw std::runtime_error("checkpoint '" + path() + "': metadata '" + key + "' is not a number: '" + text + "'");
+}
+
+void Checkpoint::check_vocab_size(int tokenizer_vocab_size, const std::string& tokenizer_name) const {
+  if (config().vocab_size != tokenizer_vocab_size)
+    checkpoint_error(file_.path, "metadata 'config' field 'vocab_size' = " + std::to_string(config().vocab_size) +
+                                     " does not match the tokenizer '" + tokenizer_name + "', which has " +
+                                     std::to_string(tokenizer_vocab_size) + " tokens");
 }
 
 GPT Checkpoint::load_model(Device device) const {
-  GPT model(config_, device);
+  GPT model(config(), device);
   load_model_into(model);
   return model;
 }
 
 void Checkpoint::load_model_into(GPT& model) const {
-  if (model.config() != config_)
-    checkpoint_error(file_.path, "config mismatch: the checkpoint has " + config_.str() +
+  if (model.config() != config())
+    checkpoint_error(file_.path, "config mismatch: the checkpoint has " + config().str() +
                                      ", the model has " + model.config().str());
   for (const NamedParam& p : model.named_params()) {
     Var param = p.var;  // a handle to the model's parameter: writing its value writes the model
@@ -106,33 +103,23 @@ void Checkpoint::load_model_into(GPT& model) const {
   }
 }
 
-bool Checkpoint::has_optimizer() const { return file_.metadata.count(kOptimizerSteps) > 0; }
+bool Checkpoint::has_optimizer() const { return layout_.has_optimizer; }
 
 void Checkpoint::load_optimizer_into(AdamW& optimizer, const GPT& model) const {
   if (!has_optimizer()) checkpoint_error(file_.path, "holds no optimizer state (saved without it)");
-  if (model.config() != config_)
-    checkpoint_error(file_.path, "config mismatch: the checkpoint has " + config_.str() +
+  if (model.config() != config())
+    checkpoint_error(file_.path, "config mismatch: the checkpoint has " + config().str() +
                                      ", the model has " + model.config().str());
   const auto& named = model.named_params();
   if (optimizer.first_moments().size() != named.size())
     checkpoint_error(file_.path, "the optimizer holds " + std::to_string(optimizer.first_moments().size()) +
                                      " parameters, the model " + std::to_string(named.size()));
-  const std::string& steps_text = metadata_value(kOptimizerSteps);
-  int64_t steps = 0;
-  try {
-    size_t used = 0;
-    steps = std::stoll(steps_text, &used);
-    if (used != steps_text.size() || steps < 0) throw std::invalid_argument(steps_text);
-  } catch (const std::exception&) {
-    checkpoint_error(file_.path, "metadata '" + std::string(kOptimizerSteps) + "' is not a step count: '" +
-                                     steps_text + "'");
-  }
   for (size_t i = 0; i < named.size(); ++i) {
     const Shape& shape = named[i].var.shape();
     optimizer.first_moments()[i].copy_from(tensor_with_shape(file_, moment_name("m", named[i].name), shape));
     optimizer.second_moments()[i].copy_from(tensor_with_shape(file_, moment_name("v", named[i].name), shape));
   }
-  optimizer.set_steps(steps);
+  optimizer.set_steps(layout_.optimizer_steps);
 }
 
 }  // namespace aha

@@ -3,12 +3,10 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "model/metadata_field.h"
+
 namespace aha {
 namespace {
-
-[[noreturn]] void config_error(const std::string& what) {
-  throw std::runtime_error("GPTConfig: " + what);
-}
 
 void require_positive(const char* field, double value, const char* owner) {
   if (!(value > 0))
@@ -16,52 +14,10 @@ void require_positive(const char* field, double value, const char* owner) {
                              std::to_string(value));
 }
 
-// Reads field `key` of `j`, naming it when it is missing or of the wrong type.
-template <typename T>
-T field(const nlohmann::json& j, const char* key, const char* owner) {
-  if (!j.contains(key))
-    throw std::runtime_error(std::string(owner) + " JSON: missing field '" + key + "'");
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(std::string(owner) + " JSON: field '" + key + "': " + e.what());
-  }
-}
-
-nlohmann::json parse(const std::string& text, const char* owner) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(std::string(owner) + " JSON: " + e.what());
-  }
-}
-
 }  // namespace
 
-void GPTConfig::validate() const {
-  const char* owner = "GPTConfig";
-  require_positive("vocab_size", vocab_size, owner);
-  require_positive("context", context, owner);
-  require_positive("d_model", d_model, owner);
-  require_positive("n_layers", n_layers, owner);
-  require_positive("n_heads", n_heads, owner);
-  if (d_model % n_heads != 0)
-    config_error("d_model " + std::to_string(d_model) + " is not divisible by n_heads " +
-                 std::to_string(n_heads));
-  // Token ids travel as floats (tensor/tensor.h): exact only below 2^24.
-  if (vocab_size > (1 << 24)) config_error("vocab_size " + std::to_string(vocab_size) + " exceeds 2^24");
-}
-
-bool GPTConfig::operator==(const GPTConfig& o) const {
-  return vocab_size == o.vocab_size && context == o.context && d_model == o.d_model &&
-         n_layers == o.n_layers && n_heads == o.n_heads;
-}
-
-std::string GPTConfig::str() const {
-  return "vocab_size=" + std::to_string(vocab_size) + " context=" + std::to_string(context) +
-         " d_model=" + std::to_string(d_model) + " n_layers=" + std::to_string(n_layers) +
-         " n_heads=" + std::to_string(n_heads);
-}
+// GPTConfig's checks and JSON are in model/gpt_config.cpp: no tensor layer
+// there, so the checkpoint reader's fuzz target can link them alone.
 
 void TrainConfig::validate() const {
   const char* owner = "TrainConfig";
@@ -154,12 +110,6 @@ const Preset& find_preset(const std::string& name) {
   throw std::runtime_error("unknown preset '" + name + "' (presets: " + names + ")");
 }
 
-std::string to_json(const GPTConfig& c) {
-  nlohmann::json j = {{"vocab_size", c.vocab_size}, {"context", c.context}, {"d_model", c.d_model},
-                      {"n_layers", c.n_layers},     {"n_heads", c.n_heads}};
-  return j.dump();
-}
-
 std::string to_json(const TrainConfig& c) {
   nlohmann::json j = {{"batch_size", c.batch_size},
                       {"grad_accum", c.grad_accum},
@@ -180,45 +130,28 @@ std::string to_json(const TrainConfig& c) {
   return j.dump();
 }
 
-GPTConfig gpt_config_from_json(const std::string& text) {
-  const char* owner = "GPTConfig";
-  nlohmann::json j = parse(text, owner);
-  GPTConfig c;
-  c.vocab_size = field<int>(j, "vocab_size", owner);
-  c.context = field<int>(j, "context", owner);
-  c.d_model = field<int>(j, "d_model", owner);
-  c.n_layers = field<int>(j, "n_layers", owner);
-  c.n_heads = field<int>(j, "n_heads", owner);
-  c.validate();
-  return c;
-}
-
 TrainConfig train_config_from_json(const std::string& text) {
-  const char* owner = "TrainConfig";
-  nlohmann::json j = parse(text, owner);
   TrainConfig c;
-  c.batch_size = field<int>(j, "batch_size", owner);
-  c.grad_accum = field<int>(j, "grad_accum", owner);
-  c.steps = field<int>(j, "steps", owner);
-  c.lr = field<float>(j, "lr", owner);
-  c.min_lr = field<float>(j, "min_lr", owner);
-  c.warmup_steps = field<int>(j, "warmup_steps", owner);
-  c.weight_decay = field<float>(j, "weight_decay", owner);
-  c.beta1 = field<float>(j, "beta1", owner);
-  c.beta2 = field<float>(j, "beta2", owner);
-  c.grad_clip = field<float>(j, "grad_clip", owner);
-  c.eval_every = field<int>(j, "eval_every", owner);
-  c.eval_batches = field<int>(j, "eval_batches", owner);
-  c.ckpt_every = field<int>(j, "ckpt_every", owner);
-  // Checkpoints written before the switch existed have none: they trained in fp32.
-  c.dtype = parse_dtype(j.value("dtype", std::string("fp32")));
-  std::string seed = field<std::string>(j, "seed", owner);
   try {
-    size_t used = 0;
-    c.seed = std::stoull(seed, &used);
-    if (used != seed.size()) throw std::invalid_argument(seed);
-  } catch (const std::exception&) {
-    throw std::runtime_error("TrainConfig JSON: field 'seed' is not an unsigned integer: '" + seed + "'");
+    const nlohmann::json j = parse_bounded_json(text);  // strict and bounded: model/metadata_field.h
+    c.batch_size = json_int(j, "batch_size");
+    c.grad_accum = json_int(j, "grad_accum");
+    c.steps = json_int(j, "steps");
+    c.lr = json_float(j, "lr");
+    c.min_lr = json_float(j, "min_lr");
+    c.warmup_steps = json_int(j, "warmup_steps");
+    c.weight_decay = json_float(j, "weight_decay");
+    c.beta1 = json_float(j, "beta1");
+    c.beta2 = json_float(j, "beta2");
+    c.grad_clip = json_float(j, "grad_clip");
+    c.eval_every = json_int(j, "eval_every");
+    c.eval_batches = json_int(j, "eval_batches");
+    c.ckpt_every = json_int(j, "ckpt_every");
+    // Checkpoints written before the switch existed have none: they trained in fp32.
+    c.dtype = parse_dtype(j.contains("dtype") ? json_string(j, "dtype") : "fp32");
+    c.seed = parse_u64_field("seed", json_string(j, "seed"));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("TrainConfig JSON: ") + e.what());
   }
   c.validate();
   return c;

@@ -130,7 +130,7 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
     check_resume_matches(ckpt, model_config, train, train_data);
     ckpt.load_model_into(model);
     ckpt.load_optimizer_into(optimizer, model);
-    step = (int)ckpt.metadata_u64("train.step");
+    step = (int)ckpt.metadata_int("train.step", 0, INT_MAX);
     data_rng.set_state(ckpt.metadata_u64("train.rng_seed"), ckpt.metadata_u64("train.rng_offset"));
   }
   if (step >= last_step)

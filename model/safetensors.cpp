@@ -1,25 +1,24 @@
 #include "model/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 
+#include "model/metadata_field.h"
+
 namespace aha {
 namespace {
 
-// The Rust reference implementation refuses headers above 100 MB; so do we,
-// before allocating one from a corrupt length field.
-constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
-// It also pads the header with spaces so the data starts 8-byte aligned.
+// The reference pads the header with spaces so the data starts 8-byte aligned; so do we.
 constexpr size_t kHeaderAlign = 8;
+static_assert(kMaxSafetensorsDims == Shape::kMaxDims, "the header parser takes the shapes a Shape holds");
 
 [[noreturn]] void file_error(const std::string& path, const std::string& what) {
   throw std::runtime_error("safetensors '" + path + "': " + what);
@@ -102,6 +101,58 @@ class TempFile {
   bool committed_ = false;
 };
 
+// A file opened for reading, which must be a regular file: a directory, a
+// FIFO or a device (/dev/zero) has no size to check a header against, and
+// reading one could block or never end. Opened non-blocking so that even a
+// FIFO with no writer is refused at once rather than waited on.
+class ReadFile {
+ public:
+  explicit ReadFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) file_error(path, "cannot open: " + errno_text());
+    struct stat st;
+    std::string refusal;
+    if (::fstat(fd_, &st) != 0)
+      refusal = "cannot stat: " + errno_text();
+    else if (!S_ISREG(st.st_mode))
+      refusal = std::string("not a regular file (") +
+                (S_ISDIR(st.st_mode)                          ? "a directory"
+                 : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+                 : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                              : "a socket or other special file") +
+                ")";
+    if (!refusal.empty()) {
+      ::close(fd_);  // the destructor does not run for a constructor that throws
+      file_error(path, refusal);
+    }
+    size_ = (uint64_t)st.st_size;
+  }
+  ~ReadFile() { ::close(fd_); }
+  ReadFile(const ReadFile&) = delete;
+  ReadFile& operator=(const ReadFile&) = delete;
+
+  uint64_t size() const { return size_; }
+
+  // Exactly `n` bytes from `offset`, or an error naming `what`.
+  void read_at(uint64_t offset, void* bytes, uint64_t n, const std::string& what) {
+    char* p = static_cast<char*>(bytes);
+    while (n > 0) {
+      const ssize_t got = ::pread(fd_, p, (size_t)n, (off_t)offset);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0)
+        file_error(path_, "could not read " + what + ": " + (got < 0 ? errno_text() : "the file ended early"));
+      p += got;
+      offset += (uint64_t)got;
+      n -= (uint64_t)got;
+    }
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
 }  // namespace
 
 bool SafetensorsFile::has(const std::string& name) const {
@@ -146,85 +197,29 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   file.commit();
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
+SafetensorsFile read_safetensors(const std::string& path,
+                                 const std::function<void(const SafetensorsHeader&)>& check_header) {
   require_little_endian(path);
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) file_error(path, "cannot open: " + errno_text());
-  const uint64_t file_size = (uint64_t)in.tellg();
-  in.seekg(0);
+  ReadFile file(path);
+  const uint64_t file_size = file.size();
   if (file_size < 8)
     file_error(path, "truncated: " + std::to_string(file_size) + " bytes, less than the 8-byte header length");
   uint64_t header_length = 0;
-  in.read(reinterpret_cast<char*>(&header_length), sizeof(header_length));
-  if (header_length > file_size - 8)
-    file_error(path, "header length " + std::to_string(header_length) + " goes beyond the file (" +
-                         std::to_string(file_size) + " bytes): truncated or not a safetensors file");
-  if (header_length > kMaxHeaderBytes)
-    file_error(path, "header length " + std::to_string(header_length) + " exceeds the 100 MB limit");
+  file.read_at(0, &header_length, sizeof(header_length), "the header length");  // little-endian: checked above
+  checked_header_length(path, header_length, file_size);
   std::string text((size_t)header_length, '\0');
-  in.read(&text[0], (std::streamsize)header_length);
-  if (!in) file_error(path, "could not read the " + std::to_string(header_length) + "-byte header");
+  file.read_at(8, &text[0], text.size(), "the header");
+  const SafetensorsHeader header = parse_safetensors_header(path, text, file_size - 8 - header_length);
+  if (check_header) check_header(header);
 
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    file_error(path, std::string("bad header JSON: ") + e.what());
-  }
-  if (!header.is_object()) file_error(path, "bad header: the JSON is not an object");
-
+  // Only now, the header checked, does any tensor take memory: no more than the file's own bytes.
   SafetensorsFile out;
   out.path = path;
-  const uint64_t data_size = file_size - 8 - header_length;
-  struct Entry {
-    std::string name;
-    Shape shape;
-    uint64_t begin;
-  };
-  std::vector<Entry> entries;
-  for (const auto& [name, info] : header.items()) {
-    if (name == "__metadata__") {
-      if (!info.is_object()) file_error(path, "__metadata__ is not an object");
-      for (const auto& [key, value] : info.items()) {
-        if (!value.is_string()) file_error(path, "__metadata__ value of '" + key + "' is not a string");
-        out.metadata[key] = value.get<std::string>();
-      }
-      continue;
-    }
-    const std::string what = "tensor '" + name + "': ";
-    if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
-      file_error(path, what + "needs dtype, shape and data_offsets");
-    if (!info["dtype"].is_string() || info["dtype"].get<std::string>() != "F32")
-      file_error(path, what + "dtype " + info["dtype"].dump() + " is not supported (only F32)");
-    const nlohmann::json& dims = info["shape"];
-    if (!dims.is_array() || dims.size() > (size_t)Shape::kMaxDims)
-      file_error(path, what + "shape " + dims.dump() + " is not a list of at most 4 sizes");
-    std::vector<int64_t> sizes;
-    for (const auto& d : dims) {
-      if (!d.is_number_unsigned()) file_error(path, what + "shape " + dims.dump() + " has a bad size");
-      sizes.push_back(d.get<int64_t>());
-    }
-    Shape shape(sizes);
-    const nlohmann::json& offsets = info["data_offsets"];
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned())
-      file_error(path, what + "data_offsets " + offsets.dump() + " are not two byte offsets");
-    const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
-    if (begin > end || end > data_size)
-      file_error(path, what + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                           "] out of range: the data section has " + std::to_string(data_size) +
-                           " bytes (truncated file?)");
-    if (end - begin != (uint64_t)shape.numel() * sizeof(float))
-      file_error(path, what + "data_offsets span " + std::to_string(end - begin) + " bytes but shape " +
-                           shape.str() + " needs " + std::to_string(shape.numel() * sizeof(float)));
-    entries.push_back({name, shape, begin});
-  }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  for (const Entry& e : entries) {
-    Tensor t = Tensor::empty(e.shape);
-    in.seekg((std::streamoff)(8 + header_length + e.begin));
-    in.read(reinterpret_cast<char*>(t.data()), (std::streamsize)(t.numel() * sizeof(float)));
-    if (!in) file_error(path, "could not read the data of tensor '" + e.name + "'");
+  out.metadata = header.metadata;
+  for (const SafetensorsEntry& e : header.tensors) {
+    Tensor t = Tensor::empty(Shape(e.shape));
+    file.read_at(8 + header_length + e.begin, t.data(), e.end - e.begin,
+                 "the data of tensor " + quoted_excerpt(e.name));
     out.tensors.push_back({e.name, t});
   }
   return out;

@@ -12,11 +12,13 @@
 // the target, so a crash mid-write leaves the old file as it was.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "model/safetensors_header.h"
 #include "tensor/tensor.h"
 
 namespace aha {
@@ -35,9 +37,16 @@ struct SafetensorsFile {
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
-// Throws a std::runtime_error naming `path` and the problem for a missing or
-// truncated file, a header length beyond the file, bad header JSON, a dtype
-// other than F32, a malformed shape, or data offsets out of range.
-SafetensorsFile read_safetensors(const std::string& path);
+// Reads a regular file whose header passes every rule of the format
+// (model/safetensors_header.cpp lists them). `check_header`, when given, sees
+// the checked header before any tensor is allocated or read, and may throw:
+// a caller that knows what the file must hold refuses it while it costs
+// nothing. Throws a std::runtime_error naming `path` and the problem: a
+// missing file, a directory, FIFO or device, a truncated file, a header
+// length beyond the file or over the format's limit, bad header JSON, a dtype
+// other than F32, a malformed shape, offsets that overlap, leave a gap or
+// pass the data, a byte count that does not match its shape, a tensor named twice.
+SafetensorsFile read_safetensors(const std::string& path,
+                                 const std::function<void(const SafetensorsHeader&)>& check_header = nullptr);
 
 }  // namespace aha
