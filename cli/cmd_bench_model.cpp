@@ -31,7 +31,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -50,6 +49,7 @@
 #include "model/config.h"
 #include "model/generate.h"
 #include "model/gpt.h"
+#include "model/output_files.h"
 
 #if AHA_CUDA
 #include "tensor/cuda/allocator.h"
@@ -178,6 +178,8 @@ void grpo_update(GPT& policy, const GPT& reference, AdamW& optimizer, const Upda
 }
 
 void run_model_bench(const ModelBenchOptions& o) {
+  // A bad --json fails now, not after the timings it was meant to keep.
+  check_output_paths("bench model", {{"--json", o.json, ""}}, {});
   const Device device = parse_device(o.device);
   require_device(device);
   const Preset& preset = find_preset(o.preset);
@@ -314,15 +316,9 @@ void run_model_bench(const ModelBenchOptions& o) {
                 shape.c_str(), r["ms"].get<double>(), r["tokens_per_s"].get<double>());
   }
   if (!o.json.empty()) {
-    const std::string partial = o.json + ".partial";  // written whole, then renamed: never half a file
-    {
-      std::ofstream out(partial);
-      if (!out) throw std::runtime_error("bench model: cannot write " + partial);
-      for (const nlohmann::json& r : rows) out << r.dump() << "\n";
-      if (!out) throw std::runtime_error("bench model: writing " + partial + " failed");
-    }
-    if (std::rename(partial.c_str(), o.json.c_str()) != 0)
-      throw std::runtime_error("bench model: cannot rename " + partial + " to " + o.json);
+    std::string lines;
+    for (const nlohmann::json& r : rows) lines += r.dump() + "\n";
+    write_file_atomically(o.json, lines);  // never half a file
   }
 }
 

@@ -2,12 +2,9 @@
 // greedy pass@1, sampled pass@k, format, length and solution styles. Prints a
 // table on stdout and writes the JSON the notebooks read, by default next to
 // the checkpoint: <ckpt stem>.eval_<task>_<split>.json.
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -19,6 +16,7 @@
 #include "data/tokenizer.h"
 #include "grpo/eval.h"
 #include "model/checkpoint.h"
+#include "model/output_files.h"
 
 namespace aha {
 namespace {
@@ -69,31 +67,15 @@ std::string default_out_path(const std::string& ckpt, const std::string& task, c
   return (path.parent_path() / (path.stem().string() + ".eval_" + task + "_" + split + ".json")).string();
 }
 
-// Writes `text` to a temporary file beside `path`, then renames it over
-// `path`: a reader never sees half a file.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::filesystem::path target(path);
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("eval: cannot write '" + temp + "'");
-  }
-  std::error_code error;
-  std::filesystem::rename(temp, target, error);
-  if (error) {
-    std::filesystem::remove(temp);
-    throw std::runtime_error("eval: cannot rename '" + temp + "' to '" + path + "': " + error.message());
-  }
-}
-
-void run_eval(const EvalArgs& a) {
+void run_eval(const EvalArgs& a, const CLI::App& cmd) {
   EvalConfig config;
   config.task = data::parse_task(a.task);
   if (a.split != "test" && a.split != "ood")
     throw std::runtime_error("eval: unknown split '" + a.split + "' (choices: test, ood)");
+  // Values that would have no effect are refused, not silently dropped.
+  if (a.greedy_only && cmd.count("--k"))
+    throw std::runtime_error("eval: --k '" + a.ks + "' asks for sampled completions, which --greedy-only turns off; "
+                             "pass one or the other");
   config.ood = a.split == "ood";
   if (a.n <= 0) throw std::runtime_error("eval: -n must be > 0, got " + std::to_string(a.n));
   config.n = a.n;
@@ -106,6 +88,13 @@ void run_eval(const EvalArgs& a) {
   config.keep_samples = a.keep_samples;
   config.kv_cache = parse_kv_cache(a.kv_cache);
   config.validate();
+  if (cmd.count("--temperature") && config.samples_per_problem() == 0)
+    throw std::runtime_error("eval: --temperature is the sampled completions' and there are none (--k '" + a.ks +
+                             "'" + (a.greedy_only ? ", --greedy-only" : "") + "); ask for pass@k with --k, e.g. --k 1,8");
+  // The output before any work: it may not be the checkpoint, and a bad
+  // folder fails now rather than after the evaluation.
+  const std::string out = a.out.empty() ? default_out_path(a.ckpt, data::task_name(config.task), a.split) : a.out;
+  if (out != "-") check_output_paths("eval", {{"--out", out, ""}}, {{"--ckpt", a.ckpt}});
 
   const Device device = parse_device(a.device);
   require_device(device);
@@ -128,8 +117,7 @@ void run_eval(const EvalArgs& a) {
     std::cout << text;
     return;
   }
-  const std::string out = a.out.empty() ? default_out_path(a.ckpt, result.task, result.split) : a.out;
-  write_atomically(out, text);
+  write_file_atomically(out, text);
   std::cout << result.table() << "  " << "wrote " << out << "\n";
 }
 
@@ -174,7 +162,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--out", a->out,
                   "JSON result (default: <ckpt dir>/<ckpt stem>.eval_<task>_<split>.json); "
                   "- prints it on stdout and the table on stderr");
-  cmd->callback([a]() { run_eval(*a); });
+  cmd->callback([a, cmd]() { run_eval(*a, *cmd); });
 }
 
 }  // namespace aha

@@ -9,6 +9,7 @@
 #include "cli/grpo_options.h"
 #include "grpo/trainer.h"
 #include "model/checkpoint.h"
+#include "model/output_files.h"
 
 namespace aha {
 namespace {
@@ -24,16 +25,20 @@ void run_grpo(const GrpoCommandArgs& a, const CLI::App& cmd) {
   require_device(device);
   if (a.init.empty() && a.resume.empty()) throw std::runtime_error("grpo: pass --init BASE (or --resume CKPT)");
   GrpoConfig config = make_grpo_config(a.grpo);
+  std::string base_path = a.init;  // the base model, which a resumed run reads again
   if (!a.resume.empty()) {
     // A resumed run is the interrupted run: its settings come from the checkpoint.
-    for (const char* knob : {"--preset", "--task", "--loss", "--seed", "--prompts", "--group-size", "--max-new",
-                             "--temperature", "--kv-cache", "--dtype", "--mu", "--minibatches", "--lr", "--warmup", "--beta",
-                             "--clip-low", "--clip-high", "--std-scale", "--format-bonus", "--eval-every",
-                             "--eval-problems", "--ckpt-every", "--init"})
+    for (const char* knob : {"--preset", "--task", "--difficulties", "--loss", "--seed", "--prompts", "--group-size",
+                             "--max-new", "--temperature", "--kv-cache", "--dtype", "--mu", "--minibatches", "--lr",
+                             "--warmup", "--beta", "--clip-low", "--clip-high", "--std-scale", "--format-bonus",
+                             "--eval-every", "--eval-problems", "--ckpt-every", "--init"})
       if (cmd.count(knob))
-        throw std::runtime_error(std::string("grpo: ") + knob + " cannot change on --resume");
+        throw std::runtime_error(std::string("grpo: ") + knob +
+                                 " cannot change on --resume (the checkpoint's settings continue)");
     const int steps = config.steps;
-    config = grpo_config_from_json(Checkpoint::read(a.resume).metadata_value("grpo.config"));
+    const Checkpoint resume = Checkpoint::read(a.resume);
+    config = grpo_config_from_json(resume.metadata_value("grpo.config"));
+    base_path = resume.metadata_value("grpo.init");
     if (cmd.count("--steps")) config.steps = steps;
   }
   GrpoOptions options;
@@ -43,6 +48,11 @@ void run_grpo(const GrpoCommandArgs& a, const CLI::App& cmd) {
   options.stop_at = a.stop_at;
   options.log_path =
       a.log.empty() ? (std::filesystem::path("logs") / std::filesystem::path(a.out).stem()).string() + ".jsonl" : a.log;
+  // Before any work: the outputs may not destroy an input (but for --resume X
+  // --out X), and a bad folder fails now rather than at the first save.
+  check_output_paths("grpo", {{"--out", options.out_path, "--resume"}, {"--log", options.log_path, ""}},
+                     {{"--resume", a.resume},
+                      {a.resume.empty() ? "--init" : "--init (the base model of --resume)", base_path}});
   const GrpoResult r = train_grpo(config, device, options);
   std::printf("{\"checkpoint\": \"%s\", \"step\": %d, \"steps\": %d, \"reward_mean\": %.4f, \"accuracy\": %.4f, "
               "\"seconds\": %.1f, \"log\": \"%s\"}\n",

@@ -1,8 +1,9 @@
 // `aha pretrain`: next-token pretraining of a GPT preset on a stream of token
 // sequences (model/pretrain.h), writing a checkpoint that `aha sample` and
 // `aha grpo` read and that `--resume` continues exactly. The data is the
-// arithmetic corpus (data/corpus.h, packed by grpo/corpus_source.h), or with
-// --text any text file read character by character.
+// arithmetic corpus (data/corpus.h, packed by grpo/corpus_source.h, recorded
+// in the checkpoint by grpo/pretrain_corpus.h), or with --text any text file
+// read character by character.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -16,8 +17,10 @@
 #include "cli/commands.h"
 #include "data/corpus.h"
 #include "grpo/corpus_source.h"
+#include "grpo/pretrain_corpus.h"
 #include "model/char_text.h"
 #include "model/checkpoint.h"
+#include "model/output_files.h"
 #include "model/pretrain.h"
 
 namespace aha {
@@ -26,16 +29,9 @@ namespace {
 // The share of --text held out for validation when no --val-text is given.
 constexpr double kValFraction = 0.1;
 
-// The corpus seeds of the training and validation streams, drawn from the
-// training seed (counters apart from model/pretrain.cpp's streams 0..2).
-constexpr uint64_t kTrainCorpusStream = 0x636f72707573ULL;  // "corpus"
-constexpr uint64_t kValCorpusStream = 0x76616c636f7270ULL;  // "valcorp"
-
-// Checkpoint metadata naming the data, so that --resume trains on the same.
-const char* const kDataSourceKey = "data.source";  // "corpus" or "text"
-const char* const kDataTaskKey = "data.task";      // --task
-const char* const kDataMixKey = "data.mix";        // --mix as given
-const char* const kDataCorpusKey = "data.corpus";  // the normalised mixture, for people
+// Checkpoint metadata naming the data, so that --resume trains on the same:
+// "corpus" (and the keys of grpo/pretrain_corpus.h) or "text".
+const char* const kDataSourceKey = "data.source";
 
 struct PretrainArgs {
   std::string preset = "cpu-tiny";
@@ -54,30 +50,14 @@ struct PretrainArgs {
   std::string dtype = "fp32";
 };
 
-struct Sources {
+struct TextSources {
   std::unique_ptr<SequenceSource> train, val;
-  std::map<std::string, std::string> metadata;  // names the data in the checkpoint
 };
 
-// The training data: the arithmetic corpus (--task, --mix), or a text file
-// read character by character (--text). Validation draws from the same corpus
-// with another seed (still Train-split problems: a loss, not a benchmark;
-// `aha eval` scores the Test split).
-Sources make_sources(const PretrainArgs& a, int context, uint64_t seed) {
-  Sources s;
-  if (a.text.empty()) {
-    const data::CorpusConfig corpus = corpus_for_task(a.task, a.mix);
-    s.train = std::make_unique<CorpusSource>(corpus, rng::bits(seed, kTrainCorpusStream), context + 1);
-    s.val = std::make_unique<CorpusSource>(corpus, rng::bits(seed, kValCorpusStream), context + 1);
-    s.metadata = {{kDataSourceKey, "corpus"},
-                  {kDataTaskKey, a.task},
-                  {kDataMixKey, a.mix},
-                  {kDataCorpusKey, data::describe_mix(corpus)}};
-    std::fprintf(stderr, "pretrain: arithmetic corpus, task %s: %s\n", a.task.c_str(),
-                 data::describe_mix(corpus).c_str());
-    return s;
-  }
-  s.metadata = {{kDataSourceKey, "text"}};
+// A text file read character by character (--text); validation is its last
+// tenth, or --val-text.
+TextSources make_text_sources(const PretrainArgs& a, int context) {
+  TextSources s;
   std::string text = read_text_file(a.text);
   std::string train_text, val_text;
   if (a.val_text.empty()) {
@@ -101,8 +81,14 @@ std::string default_log_path(const std::string& out) {
 void run_pretrain(PretrainArgs a, const CLI::App& cmd) {
   Device device = parse_device(a.device);
   require_device(device);
+  const std::string log_path = a.log.empty() ? default_log_path(a.out) : a.log;
+  // Before any work: the outputs may not destroy an input (but for --resume X
+  // --out X), and a bad folder fails now rather than at the first save.
+  check_output_paths("pretrain", {{"--out", a.out, "--resume"}, {"--log", log_path, ""}},
+                     {{"--resume", a.resume}, {"--text", a.text}, {"--val-text", a.val_text}});
   GPTConfig model;
   TrainConfig train;
+  PretrainCorpus corpus;  // unless --text
   std::string preset_name = a.preset;
   if (a.resume.empty()) {
     const Preset& preset = find_preset(a.preset);
@@ -133,34 +119,44 @@ void run_pretrain(PretrainArgs a, const CLI::App& cmd) {
     train = train_config_from_json(ckpt.metadata_value("train.config"));
     preset_name = ckpt.metadata_value("preset");
     if (a.steps) train.steps = a.steps;
-    // The same data: the corpus and mixture the checkpoint records, or the
-    // text, which is not stored and must be given again. Checkpoints without
-    // the key predate the corpus, so they were trained on text.
+    // The same data: the corpus, mixture, difficulties and streams the
+    // checkpoint records (whether `aha pretrain` or `aha run` wrote it), or
+    // the text, which is not stored and must be given again. Checkpoints
+    // without the key predate the corpus, so they were trained on text.
     const auto& meta = ckpt.metadata();
     const auto source = meta.find(kDataSourceKey);
     if (source != meta.end() && source->second == "corpus") {
       if (!a.text.empty())
         throw std::runtime_error("pretrain: the checkpoint was pretrained on the arithmetic corpus; --text cannot "
                                  "change on --resume");
-      a.task = ckpt.metadata_value(kDataTaskKey);
-      a.mix = ckpt.metadata_value(kDataMixKey);
+      corpus = PretrainCorpus::from_checkpoint(ckpt);
     } else if (a.text.empty()) {
       throw std::runtime_error("pretrain: the checkpoint was pretrained on a text file; pass the same --text "
                                "(and --val-text) to resume it");
     }
   }
 
-  Sources data = make_sources(a, model.context, train.seed);
-  if (a.resume.empty()) model.vocab_size = data.train->vocab_size();
-
   PretrainOptions options;
   options.out_path = a.out;
-  options.log_path = a.log.empty() ? default_log_path(a.out) : a.log;
+  options.log_path = log_path;
   options.resume_path = a.resume;
   options.stop_at = a.stop_at;
   options.preset = preset_name;
-  options.extra_metadata = data.metadata;
-  PretrainResult r = pretrain(model, train, *data.train, data.val.get(), device, options);
+  PretrainResult r;
+  if (a.text.empty()) {
+    // Validation draws from the same corpus with another seed (still
+    // Train-split problems: a loss, not a benchmark; `aha eval` scores the
+    // Test split).
+    if (a.resume.empty()) corpus = PretrainCorpus::for_pretrain(a.task, a.mix, train.seed);
+    std::fprintf(stderr, "pretrain: arithmetic corpus, task %s: %s\n", corpus.task.c_str(),
+                 data::describe_mix(corpus.config()).c_str());
+    r = pretrain_on_corpus(model, train, corpus, device, options);
+  } else {
+    TextSources data = make_text_sources(a, model.context);
+    if (a.resume.empty()) model.vocab_size = data.train->vocab_size();
+    options.extra_metadata = {{kDataSourceKey, "text"}};
+    r = pretrain(model, train, *data.train, data.val.get(), device, options);
+  }
 
   std::printf("{\"checkpoint\": \"%s\", \"preset\": \"%s\", \"device\": \"%s\", \"params\": %lld, \"step\": %d, "
               "\"steps\": %d, \"train_loss\": %.6g, \"val_loss\": %s, \"tokens_per_s\": %.1f, \"log\": \"%s\"}\n",
@@ -201,7 +197,7 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "the one seed: initial weights and data order (default: the preset's)");
   cmd->add_option("--batch-size", a->batch_size, "sequences per micro-batch")->check(positive);
   cmd->add_option("--grad-accum", a->grad_accum, "micro-batches per optimiser step")->check(positive);
-  cmd->add_option("--context", a->context, "context length in tokens")->check(positive);
+  cmd->add_option("--context", a->context, "context length in tokens")->check(CLI::Range(1, kMaxContext));
   cmd->add_option("--lr", a->lr, "peak learning rate (the floor scales with it)")->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", a->warmup, "linear warmup steps")->check(CLI::NonNegativeNumber);
   cmd->add_option("--dtype", a->dtype, kDtypeHelp)->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();

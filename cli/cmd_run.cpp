@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,9 +14,10 @@
 
 #include "cli/commands.h"
 #include "cli/grpo_options.h"
-#include "grpo/corpus_source.h"
 #include "grpo/eval.h"
+#include "grpo/pretrain_corpus.h"
 #include "model/checkpoint.h"
+#include "model/output_files.h"
 #include "model/pretrain.h"
 
 namespace aha {
@@ -35,19 +35,8 @@ struct RunArgs {
   std::vector<int> ks;
 };
 
-// Streams of the one seed for the corpus (distinct from those model/pretrain.cpp draws).
-constexpr uint64_t kTrainCorpusStream = 0x72756e2d747261ULL;  // "run-tra"
-constexpr uint64_t kValCorpusStream = 0x72756e2d76616cULL;    // "run-val"
-
 void write_json_atomically(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw std::runtime_error("run: cannot write '" + tmp + "'");
-    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    if (!out) throw std::runtime_error("run: writing '" + tmp + "' failed");
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 EvalResult run_eval(const std::string& ckpt_path, const std::string& what, const GrpoConfig& grpo,
@@ -259,9 +248,16 @@ void run_pipeline(const RunArgs& a) {
   const std::string task = data::task_name(grpo.rollout.task);
   const std::string dir =
       a.out.empty() ? "runs/" + preset.name + "-" + task + "-seed" + std::to_string(a.grpo.seed) : a.out;
-  std::filesystem::create_directories(dir);
   const std::string base_path = a.base.empty() ? dir + "/base.safetensors" : a.base;
   const std::string rl_path = dir + "/rl.safetensors";
+  // Every file of the run checked before any work: none may be --base, and a
+  // bad --out fails now rather than after the pretraining.
+  std::vector<OutputPath> outputs;
+  if (a.base.empty()) outputs = {{"--out", base_path, ""}, {"--out", dir + "/pretrain.jsonl", ""}};
+  for (const char* name : {"eval_base_test.json", "eval_base_ood.json", "rl.safetensors", "grpo.jsonl",
+                           "eval_rl_test.json", "eval_rl_ood.json", "summary.json"})
+    outputs.push_back({"--out", dir + "/" + name, ""});
+  check_output_paths("run", outputs, {{"--base", a.base}});
   const auto start = std::chrono::steady_clock::now();
   // Where the wall time goes (summary.json "time_s"): seconds since the last mark.
   auto mark = start;
@@ -286,19 +282,16 @@ void run_pipeline(const RunArgs& a) {
     GPTConfig model = model_preset.model;
     if (preset.context) model.context = preset.context;
     if (a.context) model.context = a.context;
-    data::CorpusConfig corpus = corpus_for_task(task, a.mix);
-    if (!grpo.rollout.difficulties.empty()) corpus.difficulties[(int)grpo.rollout.task] = grpo.rollout.difficulties;
-    CorpusSource train_data(corpus, rng::bits(train.seed, kTrainCorpusStream), model.context + 1);
-    CorpusSource val_data(corpus, rng::bits(train.seed, kValCorpusStream), model.context + 1);
-    model.vocab_size = train_data.vocab_size();
+    // The corpus, difficulties and streams go into the checkpoint, so that
+    // `aha pretrain --resume base.safetensors` can continue this pretraining.
+    const PretrainCorpus corpus = PretrainCorpus::for_run(task, a.mix, grpo.rollout.difficulties, train.seed);
     std::fprintf(stderr, "run: 1/5 pretrain %s on %s for %d steps; corpus %s\n", preset.name.c_str(), task.c_str(),
-                 train.steps, data::describe_mix(corpus).c_str());
+                 train.steps, data::describe_mix(corpus.config()).c_str());
     PretrainOptions options;
     options.out_path = base_path;
     options.log_path = dir + "/pretrain.jsonl";
     options.preset = preset.name;
-    options.extra_metadata = {{"data.source", "corpus"}, {"data.task", task}, {"data.mix", a.mix}};
-    pretrain(model, train, train_data, &val_data, device, options);
+    pretrain_on_corpus(model, train, corpus, device, options);
   } else {
     std::fprintf(stderr, "run: 1/5 pretrain skipped: base model %s\n", base_path.c_str());
   }
@@ -374,7 +367,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--base", a->base, "use this base model instead of pretraining one")->check(CLI::ExistingFile);
   cmd->add_option("--context", a->context,
                   "the model's context in tokens (default: the preset's); every corpus document must fit")
-      ->check(CLI::Range(16, 1 << 16));
+      ->check(CLI::Range(16, kMaxContext));
   cmd->add_option("--pretrain-steps", a->pretrain_steps, "pretraining steps (default: the preset's)")
       ->check(CLI::Range(1, 1 << 30));
   cmd->add_option("--eval-n", a->eval_problems, "problems of the before/after evals (default: the preset's)")
@@ -382,7 +375,15 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--k", a->ks, "pass@k for these k in the before/after evals (default: the preset's)")
       ->delimiter(',')
       ->check(CLI::Range(1, 4096));
-  cmd->callback([a]() { run_pipeline(*a); });
+  cmd->callback([a, cmd]() {
+    // Pretraining knobs with --base would be silently ignored.
+    if (!a->base.empty())
+      for (const char* knob : {"--mix", "--context", "--pretrain-steps"})
+        if (cmd->count(knob))
+          throw std::runtime_error(std::string("run: ") + knob + " shapes the pretraining, which --base skips; " +
+                                   "pass one or the other");
+    run_pipeline(*a);
+  });
 }
 
 }  // namespace aha

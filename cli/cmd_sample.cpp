@@ -61,7 +61,18 @@ std::string unescape(const std::string& text) {
   return out;
 }
 
-void run_sample(SampleArgs a) {
+void run_sample(SampleArgs a, const CLI::App& cmd) {
+  // Greedy decoding draws nothing: the knobs of the draw would have no effect.
+  const bool greedy = a.greedy || (cmd.count("--temperature") && a.temperature == 0.0f);
+  if (greedy)
+    for (const char* knob : {"--top-k", "--top-p", "--seed"})
+      if (cmd.count(knob))
+        throw std::runtime_error(std::string("sample: ") + knob + " shapes sampling, but " +
+                                 (a.greedy ? "--greedy" : "--temperature 0") +
+                                 " takes the most likely token; pass one or the other");
+  if (a.greedy && cmd.count("--temperature"))
+    throw std::runtime_error("sample: --temperature shapes sampling, but --greedy takes the most likely token; "
+                             "pass one or the other");
   a.prompt = unescape(a.prompt);
   a.stop = unescape(a.stop);
   Device device = parse_device(a.device);
@@ -142,7 +153,7 @@ void add_sample_command(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "one JSON object per completion: text, tokens, log-probabilities");
-  cmd->callback([a]() { run_sample(*a); });
+  cmd->callback([a, cmd]() { run_sample(*a, *cmd); });
 }
 
 }  // namespace aha

@@ -56,6 +56,12 @@ nlohmann::json read_json_file(const std::string& path) {
 void run_trace(const TraceArgs& a) {
   const int sources = !a.problem.empty() + !a.eval.empty() + !a.log.empty();
   if (sources != 1) throw std::runtime_error("trace: give one of --problem (with --completion), --eval or --log");
+  // An option of another source would be silently ignored: refuse it.
+  if (a.problem.empty() && !a.completion.empty())
+    throw std::runtime_error("trace: --completion goes with --problem, not with --eval or --log");
+  if (!a.problem.empty() && a.index >= 0)
+    throw std::runtime_error(
+        "trace: --index picks a sample of --eval or a step of --log; --problem has one completion");
   if (!a.problem.empty()) {
     if (a.completion.empty()) throw std::runtime_error("trace: --problem needs --completion");
     show(a.problem, unescape_newlines(a.completion), "completion");

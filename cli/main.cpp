@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <new>
 
 #include "cli/commands.h"
 
@@ -25,6 +26,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::bad_alloc&) {
+    // The sizes the commands know are checked before they allocate; this is
+    // what is left: the machine has less memory than the run asks for.
+    std::cerr << "aha: error: out of memory (std::bad_alloc): the run needs more memory than this machine has; "
+                 "lower the sizes given (--batch-size, --context, --prompts, --group-size, -n, ...)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "aha: error: " << e.what() << "\n";
     return 1;

@@ -87,6 +87,13 @@ void EvalConfig::validate() const {
   if (batch_size <= 0) throw std::runtime_error("eval: batch_size must be > 0, got " + std::to_string(batch_size));
   if (keep_samples < 0)
     throw std::runtime_error("eval: keep_samples must be >= 0, got " + std::to_string(keep_samples));
+  // n x (1 + m) in 64 bits: every completion's text is kept until the end.
+  const int64_t completions = (int64_t)n * (1 + samples_per_problem());
+  if (completions > kMaxEvalCompletions)
+    throw std::runtime_error("eval: " + std::to_string(n) + " problems (-n, or --eval-n of aha run) x " +
+                             std::to_string(1 + samples_per_problem()) +
+                             " completions each (greedy + max of --k) = " + std::to_string(completions) +
+                             ", more than the limit " + std::to_string(kMaxEvalCompletions));
 }
 
 // Chen et al. 2021, eq. 1, in the product form of their numpy code:

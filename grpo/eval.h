@@ -26,6 +26,10 @@
 
 namespace aha {
 
+// The most completions one evaluation keeps, n x (1 + m): 64 times
+// gpu-medium's 1000 x 65, far below what a mistyped -n or --k would ask.
+constexpr int64_t kMaxEvalCompletions = int64_t(1) << 22;
+
 struct EvalConfig {
   data::TaskKind task = data::TaskKind::Add;
   bool ood = false;             // false: the training difficulties; true: task_spec(task).ood_difficulty (both Test split)

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -20,6 +19,7 @@
 #include "grpo/eval.h"
 #include "model/checkpoint.h"
 #include "model/metadata_field.h"
+#include "model/output_files.h"
 #include "model/progress.h"
 
 namespace aha {
@@ -52,26 +52,37 @@ void GrpoConfig::apply_variant_defaults() {
   }
 }
 
+// Each field with the option that sets it, so a message names both.
 void GrpoConfig::validate() const {
   auto positive = [](const char* field, double value) {
     if (!(value > 0)) throw std::runtime_error(std::string("grpo: ") + field + " must be > 0, got " + std::to_string(value));
   };
-  positive("prompts", rollout.prompts);
-  positive("group_size", rollout.group_size);
-  positive("max_new_tokens", rollout.max_new_tokens);
-  positive("temperature", rollout.temperature);
-  positive("steps", steps);
-  positive("updates_per_batch", updates_per_batch);
-  positive("minibatches", minibatches);
-  positive("lr", lr);
+  positive("prompts (--prompts)", rollout.prompts);
+  positive("group_size (--group-size)", rollout.group_size);
+  positive("max_new_tokens (--max-new)", rollout.max_new_tokens);
+  positive("temperature (--temperature)", rollout.temperature);
+  positive("steps (--steps)", steps);
+  positive("updates_per_batch (--mu)", updates_per_batch);
+  positive("minibatches (--minibatches)", minibatches);
+  positive("lr (--lr)", lr);
   positive("grad_clip", grad_clip);
-  positive("ckpt_every", ckpt_every);
-  positive("eval_problems", eval_problems);
+  positive("ckpt_every (--ckpt-every)", ckpt_every);
+  positive("eval_problems (--eval-problems)", eval_problems);
   if (rollout.group_size < 2)
-    throw std::runtime_error("grpo: group_size must be >= 2 (advantages compare completions of one prompt)");
-  if (minibatches > rollout.prompts * rollout.group_size)
-    throw std::runtime_error("grpo: " + std::to_string(minibatches) + " minibatches for only " +
-                             std::to_string(rollout.prompts * rollout.group_size) + " completions");
+    throw std::runtime_error(
+        "grpo: group_size (--group-size) must be >= 2 (advantages compare completions of one prompt)");
+  // B x G in 64 bits: two large ints overflow an int.
+  const int64_t completions = (int64_t)rollout.prompts * rollout.group_size;
+  if (completions > kMaxCompletionsPerStep)
+    throw std::runtime_error("grpo: --prompts " + std::to_string(rollout.prompts) + " x --group-size " +
+                             std::to_string(rollout.group_size) + " = " + std::to_string(completions) +
+                             " completions per step, more than the limit " + std::to_string(kMaxCompletionsPerStep));
+  if (eval_problems > kMaxEvalProblems)
+    throw std::runtime_error("grpo: --eval-problems " + std::to_string(eval_problems) + " is more than the limit " +
+                             std::to_string(kMaxEvalProblems));
+  if (minibatches > completions)
+    throw std::runtime_error("grpo: --minibatches " + std::to_string(minibatches) + " for only " +
+                             std::to_string(completions) + " completions (--prompts x --group-size)");
   if (objective.beta < 0) throw std::runtime_error("grpo: beta must be >= 0");
   if (!(objective.clip_low >= 0 && objective.clip_low < 1) || objective.clip_high < 0)
     throw std::runtime_error("grpo: clip_low must be in [0, 1) and clip_high >= 0");
@@ -292,24 +303,6 @@ void check_finite(double value, const char* what, int step) {
 }
 
 
-// A resumed run appends to its log: first drop the lines of steps after the
-// checkpoint (an interrupted run may have logged steps it never saved).
-void truncate_log_after(const std::string& path, int step) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    try {
-      if (nlohmann::json::parse(line).value("step", 0) > step) continue;
-    } catch (const nlohmann::json::exception&) {
-      continue;  // a line cut short by the interruption
-    }
-    kept += line + "\n";
-  }
-  in.close();
-  std::ofstream(path, std::ios::trunc) << kept;
-}
-
 struct StepState {
   const GrpoConfig& config;
   GPT& policy;
@@ -515,7 +508,10 @@ Var sequence_logprobs(const GPT& model, const Tensor& tokens, const Tensor& targ
 GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions& options) {
   config.validate();
   if (options.out_path.empty()) throw std::runtime_error("grpo: no checkpoint path (--out)");
-  const int last_step = options.stop_at > 0 ? std::min(options.stop_at, config.steps) : config.steps;
+  if (options.stop_at > config.steps)
+    throw std::runtime_error("grpo: --stop-at " + std::to_string(options.stop_at) + " is beyond the run's " +
+                             std::to_string(config.steps) + " --steps; it would never stop there");
+  const int last_step = options.stop_at > 0 ? options.stop_at : config.steps;
 
   // The base model is both the policy's start and, frozen, the reference.
   std::string init_path = options.init_path;
@@ -531,9 +527,17 @@ GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions
                                "checkpoint " + to_json(saved) + " vs now " + to_json(config));
     if (!resume->has_optimizer())
       throw std::runtime_error("grpo: resume from '" + options.resume_path + "': no optimizer state in it");
-    step = (int)resume->metadata_int("grpo.step", 0, INT_MAX);
+    // In range before it is narrowed: a bad counter would run for ever or never.
+    const GrpoConfig recorded = grpo_config_from_json(resume->metadata_value("grpo.config"));
+    step = (int)resume->metadata_int("grpo.step", 1, recorded.steps);
   }
   if (init_path.empty()) throw std::runtime_error("grpo: no base model (--init)");
+  // The outputs before any work: neither may destroy the base model (a
+  // resumed run reads it again) nor the checkpoint resumed from (but for
+  // --resume X --out X), and a bad folder fails now, not at the first save.
+  check_output_paths("grpo", {{"--out", options.out_path, "--resume"}, {"--log", options.log_path, ""}},
+                     {{"--resume", options.resume_path},
+                      {options.resume_path.empty() ? "--init" : "--init (the base model of --resume)", init_path}});
   const Checkpoint base = Checkpoint::read(init_path);
   if (base.tokenizer() != data::Tokenizer::kVersion)
     throw std::runtime_error("grpo: '" + init_path + "' was trained with tokenizer '" + base.tokenizer() +
@@ -563,13 +567,11 @@ GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions
     rng.set_state(resume->metadata_u64("grpo.rng_seed"), resume->metadata_u64("grpo.rng_offset"));
   }
 
-  const std::filesystem::path out_path(options.out_path);
-  if (out_path.has_parent_path()) std::filesystem::create_directories(out_path.parent_path());
   std::ofstream log;
   if (!options.log_path.empty()) {
-    const std::filesystem::path log_path(options.log_path);
-    if (log_path.has_parent_path()) std::filesystem::create_directories(log_path.parent_path());
-    if (resume) truncate_log_after(options.log_path, step);
+    // A resumed run continues its log from the checkpoint's step: the steps
+    // the interrupted run logged after its last save are run again, not twice.
+    if (resume) truncate_log_to_step(options.log_path, step);
     log.open(options.log_path, resume ? std::ios::app : std::ios::trunc);
     if (!log) throw std::runtime_error("grpo: cannot write the log '" + options.log_path + "'");
   }

@@ -10,6 +10,7 @@
 // ckpt_every steps a checkpoint that --resume continues exactly.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "grpo/objective.h"
@@ -24,6 +25,12 @@ namespace aha {
 // With logits_out, also the scaled logits [N*T, V].
 Var sequence_logprobs(const GPT& model, const Tensor& tokens, const Tensor& targets, float temperature,
                       Var* logits_out = nullptr);
+
+// Limits checked by GrpoConfig::validate in 64 bits, before anything is
+// allocated: far above any preset (gpu-medium: 32 x 16 = 512 completions,
+// 500 eval problems), far below what a mistyped number would ask.
+constexpr int64_t kMaxCompletionsPerStep = int64_t(1) << 16;  // prompts x group_size
+constexpr int64_t kMaxEvalProblems = int64_t(1) << 20;        // eval_problems
 
 struct GrpoConfig {
   RolloutConfig rollout;            // task, B, G, generation length, temperature, reward
@@ -60,9 +67,9 @@ GrpoConfig grpo_config_from_json(const std::string& json);
 struct GrpoOptions {
   std::string init_path;    // the base model: the policy's start and the frozen reference
   std::string out_path;     // checkpoint, rewritten atomically every ckpt_every steps and at the end
-  std::string log_path;     // JSON Lines, one object per step; "" = none
+  std::string log_path;     // JSON Lines, one object per step; "" = none; a resume cuts it back to its step
   std::string resume_path;  // continue this checkpoint's run exactly; "" = start from init_path
-  int stop_at = 0;          // stop after this step as if interrupted (0 = run to steps)
+  int stop_at = 0;          // stop after this step as if interrupted (0 = run to steps; <= steps)
   bool progress = true;
 };
 
@@ -73,6 +80,10 @@ struct GrpoResult {
   double seconds = 0.0;
 };
 
+// Checks the output paths first (model/output_files.h): --out and --log may
+// not be the base model or the checkpoint resumed from (but for --resume X
+// --out X). A NaN or infinite loss or gradient norm stops the run with an
+// error naming the step; the last good checkpoint stays.
 GrpoResult train_grpo(const GrpoConfig& config, Device device, const GrpoOptions& options);
 
 }  // namespace aha

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -15,6 +14,7 @@
 #include "autograd/adamw.h"
 #include "model/checkpoint.h"
 #include "model/lr_schedule.h"
+#include "model/output_files.h"
 #include "model/progress.h"
 
 namespace aha {
@@ -28,6 +28,23 @@ Generator stream(uint64_t seed, Stream which) { return Generator(rng::bits(seed,
 // Without a terminal (a log file, CI) the progress line is printed this often.
 constexpr int kProgressEveryNonTTY = 10;
 
+// A NaN or infinite loss or gradient means the weights are garbage or about
+// to be: stop before they reach the checkpoint, which keeps the last good step.
+void check_finite(double value, const char* what, int step, const std::string& out_path) {
+  if (std::isfinite(value)) return;
+  throw std::runtime_error("pretrain: step " + std::to_string(step) + ": the " + what + " is " +
+                           (std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf") +
+                           "; stopping (the last good checkpoint '" + out_path +
+                           "' is kept, nothing of this step is saved; a lower --lr may help)");
+}
+
+// Every parameter finite: the last look before weights are written.
+bool all_finite(const std::vector<Var>& params) {
+  for (const Var& p : params)
+    for (float x : p.value().to_vector())
+      if (!std::isfinite(x)) return false;
+  return true;
+}
 
 // Mean validation loss over eval_batches batches. The batches come from a
 // fresh stream each time, so every evaluation scores the same sequences and
@@ -44,9 +61,11 @@ float evaluate(const GPT& model, SequenceSource& source, const TrainConfig& trai
 }
 
 
-// Everything of a resumed run that must equal the interrupted one.
-void check_resume_matches(const Checkpoint& ckpt, const GPTConfig& model_config, const TrainConfig& train,
-                          const SequenceSource& data) {
+// Everything of a resumed run that must equal the interrupted one. Returns
+// the checkpoint's step, checked against its own run length (a step counter
+// out of range would run at a negative learning rate or for ever).
+int check_resume_matches(const Checkpoint& ckpt, const GPTConfig& model_config, const TrainConfig& train,
+                         const SequenceSource& data) {
   const std::string where = "resume from '" + ckpt.path() + "': ";
   if (ckpt.config() != model_config)
     throw std::runtime_error(where + "config mismatch: the checkpoint has " + ckpt.config().str() +
@@ -61,6 +80,9 @@ void check_resume_matches(const Checkpoint& ckpt, const GPTConfig& model_config,
                              data.tokenizer_version().substr(0, 40) + "...' vs '" +
                              ckpt.tokenizer().substr(0, 40) + "...')");
   if (!ckpt.has_optimizer()) throw std::runtime_error(where + "the checkpoint holds no optimizer state");
+  const TrainConfig recorded = train_config_from_json(ckpt.metadata_value("train.config"));
+  // In range before it is narrowed: a bad counter would run for ever or never.
+  return (int)ckpt.metadata_int("train.step", 1, recorded.steps);
 }
 
 }  // namespace
@@ -111,7 +133,23 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
   if (model_config.vocab_size != train_data.vocab_size())
     throw std::runtime_error("pretrain: the model's vocab_size " + std::to_string(model_config.vocab_size) +
                              " differs from the data's " + std::to_string(train_data.vocab_size()));
-  const int last_step = options.stop_at > 0 ? std::min(options.stop_at, train.steps) : train.steps;
+  // Sizes in 64 bits, before anything is allocated: a mistyped --batch-size
+  // would otherwise end in std::bad_alloc with no other word.
+  const int64_t tokens_per_batch = (int64_t)train.batch_size * model_config.context;
+  if (tokens_per_batch > kMaxTokensPerMicroBatch)
+    throw std::runtime_error("pretrain: --batch-size " + std::to_string(train.batch_size) + " x --context " +
+                             std::to_string(model_config.context) + " = " + std::to_string(tokens_per_batch) +
+                             " tokens per micro-batch, more than the limit " +
+                             std::to_string(kMaxTokensPerMicroBatch) +
+                             "; lower --batch-size (and raise --grad-accum for the same tokens per step)");
+  if (options.stop_at > train.steps)
+    throw std::runtime_error("pretrain: --stop-at " + std::to_string(options.stop_at) + " is beyond the run's " +
+                             std::to_string(train.steps) + " --steps; it would never stop there");
+  const int last_step = options.stop_at > 0 ? options.stop_at : train.steps;
+  // The outputs before any work: neither may destroy the checkpoint resumed
+  // from (but for --resume X --out X), and a bad folder fails now.
+  check_output_paths("pretrain", {{"--out", options.out_path, "--resume"}, {"--log", options.log_path, ""}},
+                     {{"--resume", options.resume_path}});
 
   GPT model(model_config, device);
   model.set_dtype(train.dtype);
@@ -127,23 +165,20 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
     model.init_weights(init);
   } else {
     Checkpoint ckpt = Checkpoint::read(options.resume_path);
-    check_resume_matches(ckpt, model_config, train, train_data);
+    step = check_resume_matches(ckpt, model_config, train, train_data);
     ckpt.load_model_into(model);
     ckpt.load_optimizer_into(optimizer, model);
-    step = (int)ckpt.metadata_int("train.step", 0, INT_MAX);
     data_rng.set_state(ckpt.metadata_u64("train.rng_seed"), ckpt.metadata_u64("train.rng_offset"));
   }
   if (step >= last_step)
     throw std::runtime_error("pretrain: the run is already at step " + std::to_string(step) +
                              "; ask for more --steps to continue it");
 
-  // Folders first, so a bad path fails now rather than after the training it would have saved.
-  const std::filesystem::path out_path(options.out_path);
-  if (out_path.has_parent_path()) std::filesystem::create_directories(out_path.parent_path());
   std::ofstream log;
   if (!options.log_path.empty()) {
-    const std::filesystem::path log_path(options.log_path);
-    if (log_path.has_parent_path()) std::filesystem::create_directories(log_path.parent_path());
+    // A resumed run continues its log from the checkpoint's step: the steps
+    // the interrupted run logged after its last save are run again, not twice.
+    if (!options.resume_path.empty()) truncate_log_to_step(options.log_path, step);
     log.open(options.log_path, options.resume_path.empty() ? std::ios::trunc : std::ios::app);
     if (!log) throw std::runtime_error("pretrain: cannot write the log '" + options.log_path + "'");
   }
@@ -157,6 +192,10 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
         {"train.rng_offset", std::to_string(data_rng.offset())},
         {"train.val_loss", std::isnan(val_loss) ? "null" : std::to_string(val_loss)}};
     meta.insert(options.extra_metadata.begin(), options.extra_metadata.end());
+    if (!all_finite(model.params()))
+      throw std::runtime_error("pretrain: step " + std::to_string(at_step) +
+                               ": a weight is NaN or infinite; stopping (the last good checkpoint '" +
+                               options.out_path + "' is kept; a lower --lr may help)");
     save_checkpoint(options.out_path, model, train_data.tokenizer_version(), meta, &optimizer);
   };
 
@@ -180,12 +219,15 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
     for (int micro = 0; micro < train.grad_accum; ++micro) {
       TokenBatch batch = make_batch(train_data, data_rng, train.batch_size, model_config, device);
       Var loss = model.loss(batch.tokens, batch.targets, batch.mask);
-      loss_sum += loss.value().item();
+      const float loss_value = loss.value().item();
+      check_finite(loss_value, "loss", step, options.out_path);
+      loss_sum += loss_value;
       step_tokens += batch.real_tokens;
       // The mean over micro-batches: each contributes 1/grad_accum of the gradient.
       mul_scalar(loss, 1.0f / (float)train.grad_accum).backward();
     }
     const float grad_norm = clip_grad_norm(params, train.grad_clip);
+    check_finite(grad_norm, "gradient norm", step, options.out_path);
     const float lr = warmup_cosine_lr(step, train.steps, train.warmup_steps, train.lr, train.min_lr);
     optimizer.step(lr);
     optimizer.zero_grad();
@@ -197,7 +239,10 @@ PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train,
     result.train_loss = (float)(loss_sum / train.grad_accum);
     const bool at_end = step == last_step;
     const bool evaluated = val_data && (step % train.eval_every == 0 || at_end);
-    if (evaluated) result.val_loss = evaluate(model, *val_data, train);
+    if (evaluated) {
+      result.val_loss = evaluate(model, *val_data, train);
+      check_finite(result.val_loss, "validation loss", step, options.out_path);
+    }
 
     nlohmann::json line = {{"step", step},
                            {"loss", result.train_loss},

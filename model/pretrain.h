@@ -20,11 +20,18 @@
 
 namespace aha {
 
+// The most tokens of one micro-batch, batch_size x context: 170 times
+// gpu-medium's 64 x 384, and far below what a mistyped --batch-size would ask
+// of the allocator. pretrain() refuses more before anything is allocated.
+constexpr int64_t kMaxTokensPerMicroBatch = int64_t(1) << 22;
+
 struct PretrainOptions {
   std::string out_path;     // the checkpoint (required), rewritten atomically each time
-  std::string log_path;     // JSON Lines, one object per step; "" = none
+  // JSON Lines, one object per step; "" = none. A resume cuts it back to the
+  // checkpoint's step (atomically) and appends.
+  std::string log_path;
   std::string resume_path;  // continue from this checkpoint; "" = start fresh
-  int stop_at = 0;          // stop after this step, as if interrupted (0 = run to train.steps)
+  int stop_at = 0;          // stop after this step, as if interrupted (0 = run to train.steps; <= train.steps)
   bool progress = true;     // progress line on stderr
   std::string preset;       // recorded in the checkpoint's metadata
   // Also recorded in every checkpoint (e.g. which data the run trains on, so
@@ -43,7 +50,10 @@ struct PretrainResult {
 
 // model.vocab_size must equal train_data.vocab_size(). On resume the
 // checkpoint's model config, training config (but for `steps`, which may
-// grow) and tokenizer must match these, else a clear error.
+// grow) and tokenizer must match these, else a clear error. The output paths
+// are checked first (model/output_files.h). A NaN or infinite loss, gradient
+// norm, validation loss or weight stops the run with an error naming the step,
+// before anything of that step is saved: the last good checkpoint stays.
 PretrainResult pretrain(const GPTConfig& model_config, const TrainConfig& train, SequenceSource& train_data,
                         SequenceSource* val_data, Device device, const PretrainOptions& options);
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -157,6 +158,9 @@ TEST_CASE("a resumed GRPO run continues exactly: 2K steps == K, resume, K (CPU)"
   second_half.stop_at = 0;
   second_half.init_path = "";
   second_half.resume_path = first_half.out_path;
+  // As if killed after logging step 3, halfway through logging step 4, with
+  // its last checkpoint at step 2: the resume cuts the log back to step 2.
+  std::ofstream(first_half.log_path, std::ios::app) << "{\"step\": 3, \"stale\": true}\n{\"step\": 4, \"rew";
   train_grpo(config, Device::CPU, second_half);
 
   const GPT a = Checkpoint::read(whole.out_path).load_model(Device::CPU);
@@ -165,7 +169,8 @@ TEST_CASE("a resumed GRPO run continues exactly: 2K steps == K, resume, K (CPU)"
   for (size_t p = 0; p < a.named_params().size(); ++p)
     if (a.named_params()[p].var.value().to_vector() != b.named_params()[p].var.value().to_vector()) ++differing;
   CHECK(differing == 0);
-  CHECK(read_log_column(first_half.log_path, "step") == std::vector<double>{1, 2, 3, 4});
+  CHECK(read_log_column(first_half.log_path, "step") == std::vector<double>{1, 2, 3, 4});  // every line parses
+  CHECK(read_log_column(first_half.log_path, "reward_mean").size() == 4);  // the stale step 3 is gone
 
   SUBCASE("a resume with other settings is refused, naming them") {
     GrpoConfig other = config;
@@ -281,4 +286,52 @@ TEST_CASE("every step logs frac_reward_zero_std and the lengths of right and wro
     CHECK(lines == 3);
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("GRPO refuses, before any work, outputs that are its base model, its log or unwritable") {
+  const std::string base = tiny_base();
+  const fs::path dir = scratch_dir("outputs");
+  std::ifstream in(base, std::ios::binary);
+  const std::string base_bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  GrpoConfig config = tiny_grpo(1);
+  config.steps = 1;
+  GrpoOptions options;
+  options.init_path = base;
+  options.out_path = base;  // the issue's probe: the base model was destroyed, exit 0
+  options.progress = false;
+  CHECK_THROWS_WITH(train_grpo(config, Device::CPU, options),
+                    doctest::Contains(("grpo: --out '" + base + "' is the same file as --init; writing it would "
+                                       "destroy the input: choose another --out").c_str()));
+  options.out_path = (dir / "rl.safetensors").string();
+  options.log_path = base;
+  CHECK_THROWS_WITH(train_grpo(config, Device::CPU, options),
+                    doctest::Contains(("grpo: --log '" + base + "' is the same file as --init").c_str()));
+  options.log_path = (dir / "rl.safetensors").string();
+  CHECK_THROWS_WITH(train_grpo(config, Device::CPU, options), doctest::Contains("--out and --log are the same file"));
+  options.log_path = "";
+  options.out_path = dir.string();
+  CHECK_THROWS_WITH(train_grpo(config, Device::CPU, options), doctest::Contains("is a directory"));
+  options.out_path = (dir / "rl.safetensors").string();
+  options.stop_at = 2;
+  CHECK_THROWS_WITH(train_grpo(config, Device::CPU, options), doctest::Contains("--stop-at 2 is beyond the run's 1 --steps"));
+  std::ifstream again(base, std::ios::binary);
+  CHECK(std::string((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>()) == base_bytes);
+  CHECK(fs::is_empty(dir));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("GRPO sizes are checked in 64 bits: prompts x group_size beyond an int, and beyond the limit") {
+  GrpoConfig config = tiny_grpo(1);
+  config.rollout.prompts = 1 << 20;
+  config.rollout.group_size = 1 << 12;  // 2^32 completions: 0 in a 32-bit product
+  CHECK_THROWS_WITH(config.validate(),
+                    doctest::Contains("--prompts 1048576 x --group-size 4096 = 4294967296 completions per step, "
+                                      "more than the limit"));
+  config.rollout.prompts = 2;
+  config.rollout.group_size = 2;
+  config.minibatches = 5;
+  CHECK_THROWS_WITH(config.validate(), doctest::Contains("--minibatches 5 for only 4 completions"));
+  config.minibatches = 1;
+  config.eval_problems = 1 << 30;
+  CHECK_THROWS_WITH(config.validate(), doctest::Contains("--eval-problems 1073741824 is more than the limit"));
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -230,4 +231,169 @@ TEST_CASE("a tiny GPT learns a small fixed text: the loss falls from about ln V 
   CHECK(first == doctest::Approx(ln_v).epsilon(0.05));
   CHECK(r.train_loss < 0.4 * ln_v);
   CHECK(Checkpoint::read(o.out_path).metadata_value("train.step") == "150");
+}
+
+namespace {
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+bool has_temp_files(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename().string().find(".tmp") != std::string::npos) return true;
+  return false;
+}
+
+// A tiny character model and its training knobs, for the guards below.
+struct TinyRun {
+  CharVocab vocab = CharVocab::from_text(kText);
+  GPTConfig model{vocab.vocab_size(), 16, 16, 1, 2};
+  TrainConfig train;
+  TinyRun() {
+    train.batch_size = 2;
+    train.steps = 4;
+    train.warmup_steps = 0;
+    train.eval_every = 100;
+    train.ckpt_every = 100;
+    train.seed = 5;
+  }
+  PretrainResult run(PretrainOptions o) const {
+    CharTextSource data(kText, vocab, model.context + 1);
+    o.progress = false;
+    return pretrain(model, train, data, nullptr, Device::CPU, o);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a NaN or infinite loss stops pretraining, naming the step, and keeps the last good checkpoint") {
+  TempDir dir("nan");
+  TinyRun tiny;
+  PretrainOptions o;
+  o.out_path = dir.file("base.safetensors");
+  o.log_path = dir.file("base.jsonl");
+  tiny.run(o);  // a good checkpoint of step 4
+  const std::string good = file_bytes(o.out_path);
+  REQUIRE(!good.empty());
+
+  // The issue's probe: `aha pretrain --lr 1e30` once overwrote its checkpoint
+  // with NaN weights and exited 0. The first step throws the weights to
+  // ~1e30; the second step's loss is no longer a number.
+  TinyRun wild = tiny;
+  wild.train.lr = 1e30f;
+  wild.train.min_lr = 1e29f;
+  CHECK_THROWS_WITH_AS(wild.run(o),
+                       doctest::Contains(("pretrain: step 2: the loss is NaN; stopping (the last good checkpoint '" +
+                                          o.out_path + "' is kept").c_str()),
+                       std::runtime_error);
+  CHECK(file_bytes(o.out_path) == good);
+  CHECK(read_jsonl(o.log_path).size() == 1);  // step 1 only: the failed step logs nothing
+  CHECK_FALSE(has_temp_files(dir.path));
+}
+
+TEST_CASE("pretraining refuses, before any work, outputs that would destroy its input or could not be written") {
+  TempDir dir("outputs");
+  TinyRun tiny;
+  PretrainOptions o;
+  o.out_path = dir.file("base.safetensors");
+  o.stop_at = 2;
+  tiny.run(o);
+  const std::string saved = file_bytes(o.out_path);
+
+  PretrainOptions resume;
+  resume.resume_path = o.out_path;
+  SUBCASE("--log is the checkpoint resumed from") {
+    resume.out_path = dir.file("more.safetensors");
+    resume.log_path = o.out_path;
+    CHECK_THROWS_WITH_AS(tiny.run(resume),
+                         doctest::Contains(("pretrain: --log '" + o.out_path + "' is the same file as --resume").c_str()),
+                         std::runtime_error);
+    CHECK_FALSE(fs::exists(resume.out_path));
+  }
+  SUBCASE("--log is --out") {
+    resume.out_path = dir.file("more.safetensors");
+    resume.log_path = dir.file("more.safetensors");
+    CHECK_THROWS_WITH_AS(tiny.run(resume), doctest::Contains("--out and --log are the same file"),
+                         std::runtime_error);
+  }
+  SUBCASE("--out's folder cannot be made: found now, not at the first save") {
+    resume.out_path = o.out_path + "/sub/more.safetensors";  // inside a regular file
+    CHECK_THROWS_WITH_AS(tiny.run(resume), doctest::Contains("cannot make its folder"), std::runtime_error);
+  }
+  bool in_place = false;
+  SUBCASE("--resume X --out X continues in place") {
+    resume.out_path = o.out_path;
+    CHECK(tiny.run(resume).last_step == 4);
+    CHECK(Checkpoint::read(o.out_path).metadata_value("train.step") == "4");
+    in_place = true;
+  }
+  if (!in_place) CHECK(file_bytes(o.out_path) == saved);
+  CHECK_FALSE(has_temp_files(dir.path));
+}
+
+TEST_CASE("pretraining sizes are checked in 64 bits before anything is allocated; counters are range-checked") {
+  TempDir dir("limits");
+  TinyRun tiny;
+  PretrainOptions o;
+  o.out_path = dir.file("base.safetensors");
+  TinyRun huge = tiny;
+  huge.train.batch_size = 1 << 30;  // the issue's probe: it grew to std::bad_alloc
+  CHECK_THROWS_WITH_AS(huge.run(o),
+                       doctest::Contains("--batch-size 1073741824 x --context 16 = 17179869184 tokens per "
+                                         "micro-batch, more than the limit"),
+                       std::runtime_error);
+  o.stop_at = 9;
+  CHECK_THROWS_WITH_AS(tiny.run(o), doctest::Contains("--stop-at 9 is beyond the run's 4 --steps"),
+                       std::runtime_error);
+  CHECK_FALSE(fs::exists(o.out_path));
+
+  // A step counter beyond the run's own length (it would run for ever).
+  o.stop_at = 2;
+  tiny.run(o);
+  SafetensorsFile file = read_safetensors(o.out_path);
+  file.metadata["train.step"] = "2147483648";
+  const std::string bad = dir.file("bad.safetensors");
+  write_safetensors(bad, file.tensors, file.metadata);
+  PretrainOptions resume;
+  resume.out_path = dir.file("more.safetensors");
+  resume.resume_path = bad;
+  CHECK_THROWS_WITH_AS(tiny.run(resume), doctest::Contains("'train.step' = '2147483648' is out of range [1, 4]"),
+                       std::runtime_error);
+}
+
+TEST_CASE("a resumed run's log holds each step once, whatever the interrupted run logged after its last save") {
+  TempDir dir("log");
+  TinyRun tiny;
+  tiny.train.steps = 6;
+  PretrainOptions whole;
+  whole.out_path = dir.file("whole.safetensors");
+  whole.log_path = dir.file("whole.jsonl");
+  tiny.run(whole);
+
+  // Interrupted after step 5, with its last checkpoint at step 3: steps 4 and
+  // 5 are in the log but not in the checkpoint.
+  PretrainOptions part;
+  part.out_path = dir.file("part.safetensors");
+  part.log_path = dir.file("part.jsonl");
+  part.stop_at = 3;
+  tiny.run(part);
+  fs::copy_file(part.out_path, dir.file("step3.safetensors"));
+  part.resume_path = part.out_path;
+  part.stop_at = 5;
+  tiny.run(part);
+  std::ofstream(part.log_path, std::ios::app) << "{\"step\": 6, \"lo";  // and a line torn by the kill
+  REQUIRE(read_jsonl(dir.file("whole.jsonl")).size() == 6);
+
+  part.resume_path = dir.file("step3.safetensors");
+  part.stop_at = 0;
+  tiny.run(part);
+  const auto a = read_jsonl(whole.log_path), b = read_jsonl(part.log_path);  // every line parses
+  REQUIRE(b.size() == 6);
+  for (size_t s = 0; s < 6; ++s) {
+    CHECK(b[s]["step"] == (int)s + 1);
+    CHECK(b[s]["loss"].get<double>() == a[s]["loss"].get<double>());
+  }
+  CHECK_FALSE(has_temp_files(dir.path));
 }
