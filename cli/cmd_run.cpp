@@ -246,6 +246,8 @@ void run_pipeline(const RunArgs& a) {
   const RunPreset& preset = find_run_preset(a.grpo.preset);
   const GrpoConfig grpo = make_grpo_config(a.grpo);
   const std::string task = data::task_name(grpo.rollout.task);
+  // The preset's corpus mixture, then --mix on top (a later key wins).
+  const std::string mix = preset.mix.empty() ? a.mix : a.mix.empty() ? preset.mix : preset.mix + "," + a.mix;
   const std::string dir =
       a.out.empty() ? "runs/" + preset.name + "-" + task + "-seed" + std::to_string(a.grpo.seed) : a.out;
   const std::string base_path = a.base.empty() ? dir + "/base.safetensors" : a.base;
@@ -284,7 +286,7 @@ void run_pipeline(const RunArgs& a) {
     if (a.context) model.context = a.context;
     // The corpus, difficulties and streams go into the checkpoint, so that
     // `aha pretrain --resume base.safetensors` can continue this pretraining.
-    const PretrainCorpus corpus = PretrainCorpus::for_run(task, a.mix, grpo.rollout.difficulties, train.seed);
+    const PretrainCorpus corpus = PretrainCorpus::for_run(task, mix, grpo.rollout.difficulties, train.seed);
     std::fprintf(stderr, "run: 1/5 pretrain %s on %s for %d steps; corpus %s\n", preset.name.c_str(), task.c_str(),
                  train.steps, data::describe_mix(corpus.config()).c_str());
     PretrainOptions options;
@@ -329,7 +331,7 @@ void run_pipeline(const RunArgs& a) {
                             {"seed", a.grpo.seed},
                             {"device", device_name(device)},
                             {"loss", loss_variant_name(grpo.loss)},
-                            {"mix", a.mix.empty() ? "default" : a.mix},
+                            {"mix", mix.empty() ? "default" : mix},
                             {"label", preset.name + " " + task + " seed " + std::to_string(a.grpo.seed) +
                                           (a.mix.empty() ? "" : " mix " + a.mix)},
                             {"grpo_config", nlohmann::json::parse(to_json(grpo))},
@@ -363,7 +365,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--out", a->out, "run directory (default: runs/<preset>-<task>-seed<seed>)");
   cmd->add_option("--mix", a->mix,
-                  "corpus mixture, e.g. \"verify=0,correct=0\" (keys: direct steps verify correct noise slip)");
+                  "corpus mixture, on top of the preset's, e.g. \"verify=0,correct=0\" (keys: direct steps verify correct noise slip wrong_end)");
   cmd->add_option("--base", a->base, "use this base model instead of pretraining one")->check(CLI::ExistingFile);
   cmd->add_option("--context", a->context,
                   "the model's context in tokens (default: the preset's); every corpus document must fit")

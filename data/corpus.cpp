@@ -77,10 +77,10 @@ CorpusConfig parse_corpus_mix(const std::string& spec, CorpusConfig base) {
       throw std::runtime_error("corpus mix: '" + item + "' is not key=value");
     const std::string key = item.substr(0, eq);
     const double share = parse_share(key, item.substr(eq + 1));
-    if (key == "noise" || key == "slip") {
+    if (key == "noise" || key == "slip" || key == "wrong_end") {
       if (share > 1)
         throw std::runtime_error("corpus mix: " + key + " " + item.substr(eq + 1) + " is above 1 (a probability)");
-      (key == "noise" ? base.noise_share : base.slip_share) = share;
+      (key == "noise" ? base.noise_share : key == "slip" ? base.slip_share : base.wrong_end_share) = share;
       continue;
     }
     bool known = false;
@@ -96,7 +96,7 @@ CorpusConfig parse_corpus_mix(const std::string& spec, CorpusConfig base) {
     }
     if (!known)
       throw std::runtime_error("corpus mix: unknown key '" + key +
-                               "' (choices: add, mul, countdown, direct, steps, verify, correct, noise, slip)");
+                               "' (choices: add, mul, countdown, direct, steps, verify, correct, noise, slip, wrong_end)");
   }
   return base;
 }
@@ -116,7 +116,12 @@ std::string describe_mix(const CorpusConfig& config) {
     text += buf;
   }
   std::snprintf(buf, sizeof buf, "noise=%.3g slip=%.3g", config.noise_share, config.slip_share);
-  return text + buf;
+  text += buf;
+  if (config.wrong_end_share > 0) {  // only when set: the default description stays what checkpoints recorded
+    std::snprintf(buf, sizeof buf, " wrong_end=%.3g", config.wrong_end_share);
+    text += buf;
+  }
+  return text;
 }
 
 Corpus::Corpus(CorpusConfig config, uint64_t seed) : config_(std::move(config)), seed_(seed) {
@@ -127,6 +132,12 @@ Corpus::Corpus(CorpusConfig config, uint64_t seed) : config_(std::move(config)),
                              " outside [0, 1]");
   if (!(config_.slip_share >= 0 && config_.slip_share <= 1))
     throw std::runtime_error("corpus: slip share " + std::to_string(config_.slip_share) + " outside [0, 1]");
+  if (!(config_.wrong_end_share >= 0 && config_.wrong_end_share <= 1))
+    throw std::runtime_error("corpus: wrong_end share " + std::to_string(config_.wrong_end_share) +
+                             " outside [0, 1]");
+  if (config_.wrong_end_share > 0 && config_.task_shares[(int)TaskKind::Countdown] > 0)
+    throw std::runtime_error("corpus: wrong_end is for add and mul only (a countdown answer is an expression); "
+                             "set countdown=0 or wrong_end=0");
   if (config_.max_tokens <= 0)
     throw std::runtime_error("corpus: max_tokens " + std::to_string(config_.max_tokens) + " must be positive");
   for (int t = 0; t < kNumTasks; ++t) {
@@ -167,7 +178,11 @@ Document Corpus::document_at(uint64_t index) const {
                                    std::to_string(kMaxSlipDraws) + " draws");
         doc.problem = sample_problem(task, difficulty, Split::Train, rng);
       }
-    doc.completion = write_solution(doc.problem, doc.style, rng, doc.slipped);
+    // Drawn only when asked for, so that the default corpus keeps its streams.
+    doc.wrong_end = config_.wrong_end_share > 0 && (doc.style == Style::Verify || doc.style == Style::Correct) &&
+                    uniform(rng) < config_.wrong_end_share;
+    doc.completion = doc.wrong_end ? write_solution_wrong_end(doc.problem, doc.style, rng)
+                                   : write_solution(doc.problem, doc.style, rng, doc.slipped);
   }
   doc.prompt = prompt_text(doc.problem);
 

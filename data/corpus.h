@@ -29,6 +29,12 @@ struct CorpusConfig {
   // (its answer is then wrong): the web is not perfect. `verify` documents
   // never slip; `correct` ones always do, and catch it.
   double slip_share = 0.1;
+  // Probability that a `verify` or `correct` document ends on a wrong answer
+  // (its work, check and correction unchanged): the structure of checking
+  // without its content (issue 14's structure-vs-content experiment, Gandhi
+  // et al. 2025). Add and mul only. 0 draws nothing, so the default corpus is
+  // the same document for document.
+  double wrong_end_share = 0;
   // Difficulties per task, drawn uniformly; empty means the task's training
   // difficulties. Anything outside the training range is refused (the OOD set
   // must stay unseen).
@@ -37,8 +43,8 @@ struct CorpusConfig {
 };
 
 // "direct=0.5,steps=0.3,noise=0,countdown=2": set the named shares of `base`
-// (keys: add mul countdown direct steps verify correct noise slip; noise and
-// slip are probabilities, the others relative weights). Throws on an unknown
+// (keys: add mul countdown direct steps verify correct noise slip wrong_end;
+// noise, slip and wrong_end are probabilities, the others relative weights). Throws on an unknown
 // key or a value that is not a non-negative number.
 CorpusConfig parse_corpus_mix(const std::string& spec, CorpusConfig base = CorpusConfig());
 // One line describing the mixture, for logs: "add=0.333 mul=0.333 ... noise=0.05".
@@ -49,6 +55,7 @@ struct Document {
   Style style = Style::Direct;  // Direct for noise documents
   bool noise = false;
   bool slipped = false;         // a `steps` document whose one slip nothing catches
+  bool wrong_end = false;       // a `verify` or `correct` document with a wrong final answer (wrong_end_share)
   std::string prompt;           // "<bos>...\n"
   std::string completion;       // "<think>...<eos>"
   std::string text() const { return prompt + completion; }

@@ -68,6 +68,18 @@ std::string write_solution(const Problem& problem, Style style, Generator& rng, 
   throw std::runtime_error("write_solution: invalid task kind " + std::to_string((int)problem.task));
 }
 
+std::string write_solution_wrong_end(const Problem& problem, Style style, Generator& rng) {
+  Solution solution;
+  switch (problem.task) {
+    case TaskKind::Add: solution = solve_add(problem, style, rng, false); break;
+    case TaskKind::Mul: solution = solve_mul(problem, style, rng, false); break;
+    case TaskKind::Countdown:
+      throw std::runtime_error("write_solution_wrong_end: add and mul only (a countdown answer is an expression)");
+  }
+  solution.answer = std::to_string(near_miss(problem.target, rng));
+  return completion_text(solution);
+}
+
 namespace {
 
 // "347" -> 347; false unless plain digits (no sign, no leading zero) that fit.

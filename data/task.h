@@ -84,6 +84,12 @@ std::string write_solution(const Problem& problem, Style style, Generator& rng, 
 // Correct (and of Steps with `slip`). Always for add and mul; for countdown
 // only when its search passes a line that a slip can make seem to hit.
 bool can_slip(const Problem& problem);
+// The completion of write_solution (no slip) with a wrong final answer: the
+// work, any check and correction unchanged, then an answer one digit off the
+// one the work concluded (near_miss). Right structure, wrong content: the
+// corpus knob CorpusConfig::wrong_end_share (issue 14, Gandhi et al. 2025).
+// Add and mul only (a countdown answer is an expression); throws otherwise.
+std::string write_solution_wrong_end(const Problem& problem, Style style, Generator& rng);
 // A noise document's completion: a direct answer that is wrong, as on the web.
 std::string write_wrong_solution(const Problem& problem, Generator& rng);
 

@@ -15,6 +15,7 @@ struct RunPreset {
   std::string name;              // = the model preset's name (model/config.h)
   std::string default_task;      // the task `aha run` trains when --task is not given
   std::vector<int> difficulties;  // corpus, RL and test-split eval; empty = the task's training difficulties
+  std::string mix;               // the corpus mixture (data::parse_corpus_mix); empty = the corpus default; --mix goes on top
   int context = 0;               // the model's context; 0 = the model preset's
   int pretrain_steps = 0;        // optimiser steps of pretraining
   GrpoConfig grpo;               // RL: B, G, length, lr, steps, periodic eval

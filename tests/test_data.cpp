@@ -421,6 +421,44 @@ TEST_CASE("corpus: invalid configurations are refused with a clear message") {
   CHECK(parsed.noise_share == 0.1);
 }
 
+TEST_CASE("corpus: wrong_end changes only the final answer of checking documents, and draws nothing when 0") {
+  // 0 (the default) must leave every stream as it was: the same documents.
+  Corpus plain(CorpusConfig(), 9), zero(parse_corpus_mix("wrong_end=0"), 9);
+  for (int i = 0; i < 300; ++i) CHECK(plain.next_document() == zero.next_document());
+  CHECK(describe_mix(CorpusConfig()).find("wrong_end") == std::string::npos);
+
+  Corpus corpus(parse_corpus_mix("countdown=0,direct=1,steps=1,verify=1,correct=1,noise=0,slip=0,wrong_end=0.5"), 3);
+  int checking = 0, wrong = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const Document doc = corpus.next();
+    const std::string& c = doc.completion;
+    const std::string answer = c.substr(c.find("<answer>") + 8, c.find("</answer>") - c.find("<answer>") - 8);
+    const bool checks = doc.style == Style::Verify || doc.style == Style::Correct;
+    checking += checks;
+    wrong += doc.wrong_end;
+    CHECK((!doc.wrong_end || checks));
+    // The work is the same either way: it concludes the right value ...
+    if (checks)
+      CHECK((c.find("\nso " + doc.problem.answer + "\n") != std::string::npos ||
+             c.find("\nso " + doc.problem.answer + "</think>") != std::string::npos));
+    if (!doc.wrong_end) {
+      CHECK(answer == doc.problem.answer);
+      continue;
+    }
+    // ... and only the answer block differs, by one digit of as many.
+    REQUIRE(answer.size() == doc.problem.answer.size());
+    int differ = 0;
+    for (size_t k = 0; k < answer.size(); ++k) differ += answer[k] != doc.problem.answer[k];
+    CHECK(differ == 1);
+    CHECK(classify(c).style == doc.style);
+  }
+  CHECK(std::abs(wrong / (double)checking - 0.5) < 0.05);
+  CHECK(describe_mix(corpus.config()).find(" wrong_end=0.5") != std::string::npos);
+
+  CHECK(error_of([] { parse_corpus_mix("wrong_end=1.5"); }).find("wrong_end 1.5 is above 1") != std::string::npos);
+  CHECK(error_of([] { Corpus(parse_corpus_mix("wrong_end=0.2"), 1); }).find("add and mul only") != std::string::npos);
+}
+
 TEST_CASE("parse_problem: a prompt's text back to its problem, for every task; anything else refused") {
   Generator rng(31);
   for (int t = 0; t < kNumTasks; ++t)
