@@ -1,6 +1,7 @@
 # aha: one Makefile for the library, the `aha` command, the tests and the benchmarks.
 #
 #   make            build build/aha (CUDA backend when nvcc is found; CUDA=0 off, CUDA=1 on)
+#                   in parallel, one job per core, unless -j is given (make -j1 for one at a time)
 #   make test       build and run every doctest suite (non-zero exit on any failure)
 #   make demo       the main job: the cpu-tiny pipeline
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer (CPU only)
@@ -12,6 +13,14 @@
 #   make clean
 
 SHELL := /bin/bash
+# Parallel by default: a newcomer types `make test`, and a serial build of every
+# suite takes minutes. One job per core unless the command line gives -j (only at
+# the top level: a sub-make shares its parent's jobs). `make test` builds with
+# --output-sync=target, so each file's compiler messages stay together; the
+# long runs (the tests, the demo, fuzzing) are not synced: their progress streams.
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
+  MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
+endif
 BUILD ?= build
 CXX ?= g++
 OPT ?= -O2
@@ -58,8 +67,8 @@ else
   CUDA_SRC :=
 endif
 
-# ---- layers (DESIGN.md): each layer's objects, and the layers it may use ----
-layer_src = $(wildcard $(1)/*.cpp $(1)/cpu/*.cpp)
+# ---- layers (docs/ARCHITECTURE.md): each layer's objects, and the layers it may use ----
+layer_src = $(wildcard $(1)/*.cpp $(1)/cpu/*.cpp $(1)/reference/*.cpp)
 obj = $(patsubst %.cpp,$(BUILD)/%.o,$(filter %.cpp,$(1))) $(patsubst %.cu,$(BUILD)/%.cu.o,$(filter %.cu,$(1)))
 
 TENSOR_OBJ   := $(call obj,$(call layer_src,tensor) $(CUDA_SRC))
@@ -105,9 +114,10 @@ $(BUILD)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-# Tests run from the repository root (golden files are read from tests/golden/).
+# Tests run from the repository root (golden files are read from tests/golden/),
+# one suite after another once everything is built.
 test: deps
-	@$(MAKE) --no-print-directory $(TEST_BINS) $(BUILD)/aha
+	@$(MAKE) --no-print-directory --output-sync=target $(TEST_BINS) $(BUILD)/aha
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; $$t || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "make test: FAILED"; exit 1; fi; echo "make test: all suites passed"
 

@@ -1,7 +1,7 @@
 // `aha bench ops --device cpu|cuda`: every tensor op timed at a size where its
 // speed matters (64M floats elementwise, rows of 4096 for softmax and
 // layernorm, a 50257-token vocabulary for the losses, the matrix products of a
-// d=768 GPT), printed as a table. Benchmarks never gate a test (STYLE.md).
+// d=768 GPT), printed as a table. Benchmarks never gate a test.
 //
 // Bandwidth is "effective": the bytes an op must move at the least (each input
 // read once, each output written once) over its time. On CUDA it is also shown

@@ -1,4 +1,4 @@
-// `aha run`: the whole pipeline of DESIGN.md in one command —
+// `aha run`: the whole pipeline of README.md ("The pipeline") in one command —
 //   corpus -> pretrain -> eval base -> GRPO -> eval RL -> a before/after table.
 // Everything lands in one run directory, the layout the notebooks read:
 //   base.safetensors, pretrain.jsonl, eval_base_{test,ood}.json,

@@ -1,5 +1,8 @@
-// The GRPO objective (DeepSeek-R1 eq. 1-3; DESIGN.md "The GRPO objective") and
-// its two variants, Dr. GRPO (Liu et al. 2025) and DAPO (Yu et al. 2025).
+// The GRPO objective and its two variants, Dr. GRPO (Liu et al. 2025) and
+// DAPO (Yu et al. 2025). The per-token form used here, (1/G) sum_i (1/|o_i|)
+// sum_t of a clipped ratio per token minus a per-token KL, is DeepSeekMath's
+// (Shao et al. 2024, sec. 4.1.2, eq. 3); DeepSeek-R1 (eq. 1-3) writes the same
+// objective per completion. docs/ARCHITECTURE.md maps the whole GRPO step.
 //
 // Everything is laid out per token: N completions, each right-padded to T
 // positions. mask[i, t] = 1 where position t holds a token of completion o_i
@@ -14,7 +17,7 @@
 namespace aha {
 
 enum class LossVariant {
-  Grpo,    // R1: mean over completions of the per-completion token mean; A scaled by std
+  Grpo,    // DeepSeekMath eq. 3: mean over completions of the per-completion token mean; A scaled by std
   DrGrpo,  // no 1/|o_i| (a constant normaliser instead), no std scaling
   Dapo,    // token mean over the whole batch, asymmetric clip, drop uniform groups, overlong shaping
 };
@@ -29,7 +32,7 @@ struct ObjectiveConfig {
 
 // The per-token weights w[i, t] that turn the sum over tokens into the
 // variant's average (mask [N, T] row-major, lengths[i] = sum_t mask[i, t]):
-//   grpo     w = mask / (|o_i| * N)           (R1: mean_i 1/|o_i| sum_t)
+//   grpo     w = mask / (|o_i| * N)           (DeepSeekMath eq. 3: mean_i 1/|o_i| sum_t)
 //   dr_grpo  w = mask / (max_length * N)      (a constant: long and short answers weigh alike per token)
 //   dapo     w = mask / sum_i |o_i|           (token-level mean over the batch)
 // Rows with no token (an empty completion, or a group DAPO dropped: pass their
@@ -49,8 +52,8 @@ struct ObjectiveInputs {
 // The loss we minimise, -J(theta):
 //
 //   J = sum_{i,t} w_it [ min(rho_it A_i, clip(rho_it, 1 - eps_low, 1 + eps_high) A_i) - beta KL_it ]
-//   rho_it = exp(log pi_theta - log pi_old)                       (R1 eq. 1)
-//   KL_it  = pi_ref/pi_theta - log(pi_ref/pi_theta) - 1           (R1 eq. 2, the k3 estimator)
+//   rho_it = exp(log pi_theta - log pi_old)                       (DeepSeekMath eq. 3, per token)
+//   KL_it  = pi_ref/pi_theta - log(pi_ref/pi_theta) - 1           (DeepSeekMath eq. 4, R1 eq. 2: the k3 estimator)
 //
 // Returns a scalar Var; backward() gives the policy gradient.
 Var grpo_loss(const ObjectiveInputs& in, const ObjectiveConfig& config);

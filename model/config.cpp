@@ -49,7 +49,7 @@ bool TrainConfig::operator==(const TrainConfig& o) const {
          seed == o.seed && dtype == o.dtype;
 }
 
-// The presets of DESIGN.md. Model shapes are the issue's; the training knobs
+// The presets of README.md ("Presets"). Model shapes are the issue's; the training knobs
 // are starting points sized so cpu-tiny finishes in minutes on a laptop and the
 // GPU presets within their time budget.
 const std::vector<Preset>& presets() {

@@ -1,6 +1,6 @@
 // What a GPT is (its shape) and how it is pretrained (the training knobs), kept
 // apart: a checkpoint records the shape, which must match to load it; the
-// knobs only matter while training. Presets (DESIGN.md, "Presets") bundle one
+// knobs only matter while training. Presets (README.md, "Presets") bundle one
 // of each under a name.
 #pragma once
 

@@ -216,7 +216,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& r
 }
 
 namespace {
-bool g_tf32 = true;  // the user-visible TF32 switch (DESIGN.md: TF32 on CUDA by default)
+bool g_tf32 = true;  // the user-visible TF32 switch (docs/ARCHITECTURE.md: TF32 on CUDA by default)
 }
 
 void set_tf32(bool enabled) {

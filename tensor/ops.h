@@ -159,8 +159,9 @@ Tensor decode_attention(const Tensor& qkv, int64_t column, const Tensor& keys, c
                         const Tensor& pads, int64_t length, const Tensor& clock = Tensor());
 // The bf16 KV cache (GenerateConfig::kv_cache, model/generate.h): half the
 // bytes for decode_attention to read, which is what a decode step waits on.
-// The tensor layer stores float32 only (DESIGN.md), so a bf16 cache is a float
-// tensor [B, H, Tmax, D/2] whose 32-bit words each hold two bf16 values:
+// The cache is not a DType::BF16 tensor (the element type of the training
+// path, tensor/tensor.h) but a float tensor [B, H, Tmax, D/2] whose 32-bit
+// words each hold two bf16 values:
 // element 2i in the low 16 bits, 2i+1 in the high ones (on a little-endian
 // machine the bytes are exactly a bf16 array [B, H, Tmax, D]). Its floats are
 // bit patterns, not numbers: only copies and gathers may touch them. D must be
@@ -221,7 +222,7 @@ void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, 
 //   causal_attention(+ _backward)  q, k, v, y, dy, dq, dk, dv all bf16.
 Tensor cast(const Tensor& x, DType dtype);
 
-// ---- in place (tensor/cpu/inplace.cpp) ----
+// ---- in place (kernels: fill, affine, axpy, add_bf16_ of tensor/cpu/kernels.h) ----
 void fill_(Tensor& a, float value);
 void add_(Tensor& a, const Tensor& b);           // a += b, same numel and dtype
 void mul_scalar_(Tensor& a, float s);            // a *= s

@@ -3,8 +3,8 @@
 // A Tensor is a shape (up to 4 dims) over contiguous, row-major storage that
 // lives on one Device. Storage is shared by reference: copying a Tensor or
 // reshaping it gives a view of the same numbers; `clone()` copies them.
-// Elements are float32 (DESIGN.md), or bf16 on the mixed-precision training
-// path only (DType). Integer data (token ids, targets) is stored as floats:
+// Elements are float32 (docs/ARCHITECTURE.md), or bf16 on the mixed-precision
+// training path only (DType). Integer data (token ids, targets) is stored as floats:
 // exact for ids < 2^24.
 #pragma once
 

@@ -1,13 +1,8 @@
 // The autograd layer: the graph mechanics of autograd/var.cpp, and every op of
-// autograd/ops.h checked against central finite differences.
-//
-// The checker: with a fixed random w, loss(x) = sum_i w_i * op(x)_i. The
-// analytic gradient comes from backward(); the numeric one perturbs each input
-// element by +-h and evaluates the float forward, accumulating the loss in
-// double: dL/dx_j ~ (L(x + h e_j) - L(x - h e_j)) / 2h, error O(h^2).
-// Outputs that do not depend on x_j are bit-identical in both evaluations, so
-// their rounding cancels exactly; what is left is O(h^2) truncation plus the
-// rounding of the few outputs x_j reaches, divided by 2h.
+// autograd/ops.h checked against central finite differences with the shared
+// checker (tests/gradcheck.h, tests/gradcheck_var.h): the analytic gradient of
+// loss(x) = sum_i w_i * op(x)_i from backward(), the numeric one from the float
+// forward with each input element moved by +-h.
 // A test below feeds the checker deliberately wrong backwards (10% off, a
 // wrong transpose) to show that this step and tolerance catch them.
 #include <doctest/doctest.h>
@@ -22,19 +17,18 @@
 
 #include "autograd/ops.h"
 #include "autograd/profile.h"
+#include "tests/gradcheck_var.h"
 
 using namespace aha;
 
 namespace {
 
-using OpFn = std::function<Var(const std::vector<Var>&)>;
+using OpFn = aha_test::VarFunction;
+using aha_test::GradCheck;
 
-// Gradients agree when the worst element differs by less than this fraction of
-// the gradient's largest element (see the wrong-backward test for the margin).
-constexpr double kGradTolerance = 1e-2;
-// Below this, a gradient counts as zero in the relative error (an input the
-// loss ignores, like the rows a slice drops).
-constexpr double kGradFloor = 1e-1;
+// The shared checker's tolerance (tests/gradcheck.h): the worst element may
+// differ by this fraction of the gradient's largest element.
+const double kGradTolerance = aha_test::GradCheckOptions().tolerance;
 
 Tensor random_tensor(const Shape& shape, uint64_t seed, float std = 1.0f) {
   Generator gen(seed);
@@ -58,63 +52,16 @@ Tensor away_from(const Tensor& t, std::vector<float> kinks, float gap) {
   return Tensor::from_vector(v, t.shape());
 }
 
-double weighted_sum(const Tensor& y, const std::vector<float>& w) {
-  std::vector<float> v = y.to_vector();
-  double total = 0.0;
-  for (size_t i = 0; i < v.size(); ++i) total += (double)w[i] * (double)v[i];
-  return total;
-}
-
-struct GradCheck {
-  double max_error = 0.0;  // worst over inputs of max_j |numeric - analytic| / scale
-  std::string report;      // one line per input, for the failure message
-};
-
-GradCheck grad_check(const OpFn& f, const std::vector<Tensor>& inputs, float h, uint64_t seed = 99) {
-  std::vector<Var> vars;
-  for (const Tensor& x : inputs) vars.push_back(Var(x.clone(), true));
-  Var y = f(vars);
-  Tensor w = random_tensor(y.shape(), seed);
-  Var loss = sum_all(mul(Var(w), y));
-  loss.backward();
-  std::vector<float> w_host = w.to_vector();
-
-  GradCheck result;
-  std::ostringstream report;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    std::vector<float> analytic = vars[i].grad().defined()
-                                      ? vars[i].grad().to_vector()
-                                      : std::vector<float>((size_t)inputs[i].numel(), 0.0f);
-    double max_diff = 0.0, max_numeric = 0.0;
-    for (int64_t j = 0; j < inputs[i].numel(); ++j) {
-      double side[2];
-      for (int s = 0; s < 2; ++s) {
-        NoGradGuard no_grad;
-        std::vector<Var> shifted;
-        for (size_t k = 0; k < inputs.size(); ++k) {
-          Tensor x = inputs[k].clone();
-          if (k == i) x.data()[j] += s == 0 ? h : -h;
-          shifted.push_back(Var(x));
-        }
-        side[s] = weighted_sum(f(shifted).value(), w_host);
-      }
-      double numeric = (side[0] - side[1]) / (2.0 * (double)h);
-      max_numeric = std::max(max_numeric, std::fabs(numeric));
-      max_diff = std::max(max_diff, std::fabs(numeric - (double)analytic[(size_t)j]));
-    }
-    double error = max_diff / std::max(max_numeric, kGradFloor);
-    result.max_error = std::max(result.max_error, error);
-    report << "input " << i << " " << inputs[i].shape().str() << ": max |numeric| " << max_numeric
-           << ", max |diff| " << max_diff << ", error " << error << "\n";
-  }
-  result.report = report.str();
-  return result;
+GradCheck grad_check(const OpFn& f, const std::vector<Tensor>& inputs, float h) {
+  aha_test::GradCheckOptions options;
+  options.step = h;
+  return aha_test::var_grad_check(f, inputs, options);
 }
 
 void check_gradients(const OpFn& f, const std::vector<Tensor>& inputs, float h = 1e-2f) {
-  GradCheck r = grad_check(f, inputs, h);
-  INFO(r.report);
-  CHECK(r.max_error < kGradTolerance);
+  aha_test::GradCheckOptions options;
+  options.step = h;
+  aha_test::check_var_gradients(f, inputs, options);
 }
 
 double max_abs_diff(const Tensor& a, const std::vector<float>& b) {

@@ -13,6 +13,7 @@
 
 #include "autograd/ops.h"
 #include "tests/gpu_cases.h"
+#include "tests/gradcheck_var.h"
 
 using namespace aha;
 
@@ -109,42 +110,12 @@ TEST_CASE("causal_attention: values and gradients equal the composed attention (
   check_against_composed(Device::CUDA, kTf32Tolerance);
 }
 
-// Central differences dL/dx_j ~ (L(x + h e_j) - L(x - h e_j)) / 2h of
-// L = sum(w * y), the loss accumulated in double; error O(h^2) plus rounding.
+// The Var op's backward against central differences of its forward (the
+// shared checker, tests/gradcheck.h).
 TEST_CASE("causal_attention: gradients match finite differences (CPU, tiny)") {
-  const int n_heads = 2;
   const Shape shape{2, 5, 8};  // B 2, T 5, two heads of 4
-  std::vector<Tensor> qkvw;
-  for (int i = 0; i < 4; ++i) qkvw.push_back(random_tensor(shape, 70 + i));
-  const Result analytic = run(fused_attention, qkvw, n_heads, Device::CPU);
-  const std::vector<float> w = qkvw[3].to_vector();
-  auto loss = [&](const std::vector<Tensor>& in) {
-    Tensor lse;
-    std::vector<float> y = causal_attention(in[0], in[1], in[2], n_heads, lse).to_vector();
-    double total = 0.0;
-    for (size_t i = 0; i < y.size(); ++i) total += (double)w[i] * y[i];
-    return total;
-  };
-  const float h = 1e-2f;
-  const Tensor* grads[] = {&analytic.dq, &analytic.dk, &analytic.dv};
-  for (int input = 0; input < 3; ++input) {
-    const std::vector<float> g = grads[input]->to_vector();
-    double max_diff = 0.0, max_numeric = 0.0;
-    for (int64_t j = 0; j < shape.numel(); ++j) {
-      double side[2];
-      for (int s = 0; s < 2; ++s) {
-        std::vector<Tensor> shifted = {qkvw[0].clone(), qkvw[1].clone(), qkvw[2].clone()};
-        shifted[(size_t)input].data()[j] += s == 0 ? h : -h;
-        side[s] = loss(shifted);
-      }
-      const double numeric = (side[0] - side[1]) / (2.0 * h);
-      max_numeric = std::max(max_numeric, std::fabs(numeric));
-      max_diff = std::max(max_diff, std::fabs(numeric - (double)g[(size_t)j]));
-    }
-    INFO("input " << input << ": max |numeric| " << max_numeric << ", max |diff| " << max_diff);
-    CHECK(max_numeric > 0.1);
-    CHECK(max_diff / max_numeric < 1e-2);
-  }
+  aha_test::check_var_gradients([](const std::vector<Var>& v) { return causal_attention(v[0], v[1], v[2], 2); },
+                                {random_tensor(shape, 70), random_tensor(shape, 71), random_tensor(shape, 72)});
 }
 
 TEST_CASE("causal_attention: only the inputs that require grad get a gradient") {

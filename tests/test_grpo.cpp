@@ -6,6 +6,7 @@
 
 #include "grpo/advantage.h"
 #include "grpo/objective.h"
+#include "tests/gradcheck.h"
 
 using namespace aha;
 
@@ -149,11 +150,12 @@ TEST_CASE("two groups by hand: loss and gradient of each variant") {
         continue;
       }
       expected -= w[k] * term(logp[k], old[k], ref[k], adv[k], config.clip_low, config.clip_high, beta);
-      // central difference of the independent reference
-      const double h = 1e-4;
-      const double fd = -w[k] * (term(logp[k] + h, old[k], ref[k], adv[k], config.clip_low, config.clip_high, beta) -
-                                 term(logp[k] - h, old[k], ref[k], adv[k], config.clip_low, config.clip_high, beta)) /
-                        (2 * h);
+      // central difference of the independent reference (tests/gradcheck.h)
+      const double fd = -w[k] * aha_test::central_difference(
+                                    [&](double lp) {
+                                      return term(lp, old[k], ref[k], adv[k], config.clip_low, config.clip_high, beta);
+                                    },
+                                    logp[k], 1e-4);
       CHECK(grad[k] == doctest::Approx(fd).epsilon(1e-3));
     }
     CHECK(loss.value().item() == doctest::Approx(expected).epsilon(1e-5));

@@ -1,6 +1,6 @@
 // The tensor layer on the CPU: factories, views, every op's forward against a
 // hand computation or a closed form, every backward kernel against central
-// finite differences of its forward, and the shape errors.
+// finite differences of its forward (tests/gradcheck.h), and the shape errors.
 // CUDA and mixed-device cases live in tests/test_tensor_cuda.cpp.
 #include <doctest/doctest.h>
 
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tensor/tensor.h"
+#include "tests/gradcheck.h"
 
 using aha::Generator;
 using aha::Shape;
@@ -34,17 +35,6 @@ Tensor randn(const Shape& shape, uint64_t seed, float std = 1.0f) {
   return Tensor::randn(shape, gen, aha::Device::CPU, std);
 }
 
-// ||a - b|| / max(||b||, floor): one number for "is this whole vector right".
-double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double diff = 0.0, norm = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff += (a[i] - b[i]) * (a[i] - b[i]);
-    norm += b[i] * b[i];
-  }
-  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-12);
-}
-
 std::vector<double> as_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // Elementwise |actual - expected| <= atol + rtol |expected|.
@@ -62,37 +52,10 @@ void check_close(const std::vector<float>& actual, const std::vector<float>& exp
   check_close(actual, as_double(expected), rtol, atol);
 }
 
-// The gradient of L(x) = sum_k w_k f(x)_k by central differences, accumulated in
-// double. The step actually taken, (x+h) - (x-h) in float, is the denominator.
-using Forward = std::function<std::vector<float>(const std::vector<float>&)>;
-
-std::vector<double> numeric_gradient(const Forward& f, std::vector<float> x,
-                                     const std::vector<float>& w, float h) {
-  auto weighted = [&](const std::vector<float>& y) {
-    REQUIRE(y.size() == w.size());
-    double sum = 0.0;
-    for (size_t k = 0; k < y.size(); ++k) sum += (double)w[k] * y[k];
-    return sum;
-  };
-  std::vector<double> grad(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    float x0 = x[i];
-    x[i] = x0 + h;
-    float up = x[i];
-    double l_up = weighted(f(x));
-    x[i] = x0 - h;
-    float down = x[i];
-    double l_down = weighted(f(x));
-    x[i] = x0;
-    grad[i] = (l_up - l_down) / ((double)up - (double)down);
-  }
-  return grad;
-}
-
-// A finite-difference check passes when the analytic and numeric gradients agree
-// to this relative error; every wrong backward we tried misses by more than 1e-1.
-constexpr double kGradTolerance = 2e-3;
-constexpr float kStep = 1e-2f;
+// Backward kernels are checked with the shared finite-difference checker
+// (tests/gradcheck.h) at its default step and tolerance.
+using aha_test::Values;
+const double kGradTolerance = aha_test::GradCheckOptions().tolerance;
 
 // Naive C = op(A) @ op(B) for one batch, in double.
 std::vector<double> naive_matmul(const std::vector<float>& a, const std::vector<float>& b,
@@ -729,34 +692,44 @@ TEST_CASE("adamw_step_ matches a hand computation") {
   }
 }
 
-// ---- backward kernels against finite differences ----
+// ---- backward kernels against finite differences (tests/gradcheck.h) ----
 
 TEST_CASE("the finite-difference check can tell a wrong gradient from a right one") {
+  const Shape shape{3, 7};
+  aha_test::Forward f = [&](const std::vector<Values>& in) { return values(aha::softmax(tensor(in[0], shape))); };
+  aha_test::Backward right = [&](const std::vector<Values>& in, const Values& dy) {
+    return std::vector<Values>{values(aha::softmax_backward(aha::softmax(tensor(in[0], shape)), tensor(dy, shape)))};
+  };
   // softmax backward without its "- sum(dy y)" term: a plausible bug.
-  Tensor x = randn(Shape{3, 7}, 80);
-  Tensor w = randn(Shape{3, 7}, 81);
-  Forward f = [](const std::vector<float>& xv) { return values(aha::softmax(tensor(xv, Shape{3, 7}))); };
-  std::vector<double> numeric = numeric_gradient(f, values(x), values(w), kStep);
-  Tensor y = aha::softmax(x);
-  CHECK(relative_error(as_double(values(aha::mul(y, w))), numeric) > 10 * kGradTolerance);
-  CHECK(relative_error(as_double(values(aha::softmax_backward(y, w))), numeric) < kGradTolerance);
+  aha_test::Backward wrong = [&](const std::vector<Values>& in, const Values& dy) {
+    return std::vector<Values>{values(aha::mul(aha::softmax(tensor(in[0], shape)), tensor(dy, shape)))};
+  };
+  const std::vector<Values> x = {values(randn(shape, 80))};
+  const aha_test::GradCheck good = aha_test::grad_check(f, right, x), bad = aha_test::grad_check(f, wrong, x);
+  INFO(good.report, bad.report);
+  CHECK(good.max_error < kGradTolerance);
+  CHECK(bad.max_error > 10 * kGradTolerance);
 }
 
 TEST_CASE("softmax_backward and log_softmax_backward match finite differences") {
   const Shape shape{3, 7};
-  Tensor x = randn(shape, 90, 2.0f);
-  Tensor w = randn(shape, 91);
+  const std::vector<Values> x = {values(randn(shape, 90, 2.0f))};
   SUBCASE("softmax") {
-    Forward f = [&](const std::vector<float>& xv) { return values(aha::softmax(tensor(xv, shape))); };
-    std::vector<double> numeric = numeric_gradient(f, values(x), values(w), kStep);
-    Tensor dx = aha::softmax_backward(aha::softmax(x), w);
-    CHECK(relative_error(as_double(values(dx)), numeric) < kGradTolerance);
+    aha_test::check_gradients(
+        [&](const std::vector<Values>& in) { return values(aha::softmax(tensor(in[0], shape))); },
+        [&](const std::vector<Values>& in, const Values& dy) {
+          return std::vector<Values>{values(aha::softmax_backward(aha::softmax(tensor(in[0], shape)), tensor(dy, shape)))};
+        },
+        x);
   }
   SUBCASE("log_softmax") {
-    Forward f = [&](const std::vector<float>& xv) { return values(aha::log_softmax(tensor(xv, shape))); };
-    std::vector<double> numeric = numeric_gradient(f, values(x), values(w), kStep);
-    Tensor dx = aha::log_softmax_backward(aha::log_softmax(x), w);
-    CHECK(relative_error(as_double(values(dx)), numeric) < kGradTolerance);
+    aha_test::check_gradients(
+        [&](const std::vector<Values>& in) { return values(aha::log_softmax(tensor(in[0], shape))); },
+        [&](const std::vector<Values>& in, const Values& dy) {
+          return std::vector<Values>{
+              values(aha::log_softmax_backward(aha::log_softmax(tensor(in[0], shape)), tensor(dy, shape)))};
+        },
+        x);
   }
 }
 
@@ -765,85 +738,84 @@ TEST_CASE("relu_backward and gelu_backward match finite differences") {
   std::vector<float> xv = values(randn(Shape{40}, 100, 2.0f));
   for (float& v : xv)
     if (std::fabs(v) < 0.1f) v = v < 0 ? v - 0.1f : v + 0.1f;
-  Tensor x = tensor(xv, Shape{40});
-  Tensor w = randn(Shape{40}, 101);
+  const Shape shape{40};
   SUBCASE("relu") {
-    Forward f = [](const std::vector<float>& v) { return values(aha::relu(tensor(v, Shape{40}))); };
-    std::vector<double> numeric = numeric_gradient(f, xv, values(w), kStep);
-    CHECK(relative_error(as_double(values(aha::relu_backward(x, w))), numeric) < kGradTolerance);
+    aha_test::check_gradients(
+        [&](const std::vector<Values>& in) { return values(aha::relu(tensor(in[0], shape))); },
+        [&](const std::vector<Values>& in, const Values& dy) {
+          return std::vector<Values>{values(aha::relu_backward(tensor(in[0], shape), tensor(dy, shape)))};
+        },
+        {xv});
   }
   SUBCASE("gelu") {
-    Forward f = [](const std::vector<float>& v) { return values(aha::gelu(tensor(v, Shape{40}))); };
-    std::vector<double> numeric = numeric_gradient(f, xv, values(w), kStep);
-    CHECK(relative_error(as_double(values(aha::gelu_backward(x, w))), numeric) < kGradTolerance);
+    aha_test::check_gradients(
+        [&](const std::vector<Values>& in) { return values(aha::gelu(tensor(in[0], shape))); },
+        [&](const std::vector<Values>& in, const Values& dy) {
+          return std::vector<Values>{values(aha::gelu_backward(tensor(in[0], shape), tensor(dy, shape)))};
+        },
+        {xv});
   }
 }
 
 TEST_CASE("layernorm_backward matches finite differences for x, gamma and beta") {
   const int64_t rows = 3, C = 7;
   const float eps = 1e-5f;
-  Tensor x = aha::add_scalar(randn(Shape{rows, C}, 110, 1.5f), 0.5f);
-  Tensor gamma = aha::add_scalar(randn(Shape{C}, 111, 0.3f), 1.0f);
-  Tensor beta = randn(Shape{C}, 112);
-  Tensor w = randn(Shape{rows, C}, 113);
-  aha::LayerNormResult fwd = aha::layernorm(x, gamma, beta, eps);
-  aha::LayerNormGrads grads = aha::layernorm_backward(w, x, gamma, fwd.mean, fwd.rstd);
-  CHECK(grads.dgamma.shape() == Shape{C});
-  CHECK(grads.dbeta.shape() == Shape{C});
-
-  Forward by_x = [&](const std::vector<float>& v) {
-    return values(aha::layernorm(tensor(v, Shape{rows, C}), gamma, beta, eps).y);
-  };
-  Forward by_gamma = [&](const std::vector<float>& v) {
-    return values(aha::layernorm(x, tensor(v, Shape{C}), beta, eps).y);
-  };
-  Forward by_beta = [&](const std::vector<float>& v) {
-    return values(aha::layernorm(x, gamma, tensor(v, Shape{C}), eps).y);
-  };
-  CHECK(relative_error(as_double(values(grads.dx)), numeric_gradient(by_x, values(x), values(w), kStep)) <
-        kGradTolerance);
-  CHECK(relative_error(as_double(values(grads.dgamma)),
-                       numeric_gradient(by_gamma, values(gamma), values(w), kStep)) < kGradTolerance);
-  CHECK(relative_error(as_double(values(grads.dbeta)),
-                       numeric_gradient(by_beta, values(beta), values(w), kStep)) < kGradTolerance);
+  const Shape shape{rows, C}, vec{C};
+  Tensor x = aha::add_scalar(randn(shape, 110, 1.5f), 0.5f);
+  Tensor gamma = aha::add_scalar(randn(vec, 111, 0.3f), 1.0f);
+  Tensor beta = randn(vec, 112);
+  aha_test::check_gradients(
+      [&](const std::vector<Values>& in) {
+        return values(aha::layernorm(tensor(in[0], shape), tensor(in[1], vec), tensor(in[2], vec), eps).y);
+      },
+      [&](const std::vector<Values>& in, const Values& dy) {
+        const Tensor xt = tensor(in[0], shape), g = tensor(in[1], vec);
+        aha::LayerNormResult fwd = aha::layernorm(xt, g, tensor(in[2], vec), eps);
+        aha::LayerNormGrads grads = aha::layernorm_backward(tensor(dy, shape), xt, g, fwd.mean, fwd.rstd);
+        CHECK(grads.dgamma.shape() == vec);
+        CHECK(grads.dbeta.shape() == vec);
+        return std::vector<Values>{values(grads.dx), values(grads.dgamma), values(grads.dbeta)};
+      },
+      {values(x), values(gamma), values(beta)});
 }
 
 TEST_CASE("embedding_backward matches finite differences of embedding in the weight") {
   const int64_t V = 5, C = 3;
-  Tensor weight = randn(Shape{V, C}, 120);
   Tensor ids = tensor({4, 1, 4, 0, 4, 1}, Shape{2, 3});
-  Tensor w = randn(Shape{2, 3, C}, 121);
-  Forward f = [&](const std::vector<float>& v) { return values(aha::embedding(tensor(v, Shape{V, C}), ids)); };
-  std::vector<double> numeric = numeric_gradient(f, values(weight), values(w), kStep);
-  CHECK(relative_error(as_double(values(aha::embedding_backward(w, ids, V))), numeric) < kGradTolerance);
+  aha_test::check_gradients(
+      [&](const std::vector<Values>& in) { return values(aha::embedding(tensor(in[0], Shape{V, C}), ids)); },
+      [&](const std::vector<Values>&, const Values& dy) {
+        return std::vector<Values>{values(aha::embedding_backward(tensor(dy, Shape{2, 3, C}), ids, V))};
+      },
+      {values(randn(Shape{V, C}, 120))});
 }
 
 TEST_CASE("cross_entropy_backward matches finite differences, masked rows included") {
   const int64_t N = 4, V = 7;
-  Tensor logits = randn(Shape{N, V}, 130, 2.0f);
+  const Shape shape{N, V};
   Tensor targets = tensor({6, 0, 3, 3}, Shape{N});
   Tensor mask = tensor({1, 0, 0.5f, 1}, Shape{N});  // a fractional weight, too
-  const float dloss = 0.7f;
-  Forward f = [&](const std::vector<float>& v) {
-    return values(aha::cross_entropy(tensor(v, Shape{N, V}), targets, mask));
-  };
-  std::vector<double> numeric = numeric_gradient(f, values(logits), {dloss}, kStep);
-  Tensor dlogits = aha::cross_entropy_backward(logits, targets, mask, dloss);
-  CHECK(relative_error(as_double(values(dlogits)), numeric) < kGradTolerance);
-  for (int64_t j = 0; j < V; ++j) CHECK(dlogits.at({1, j}) == 0.0f);  // the masked row
+  Tensor masked_row;
+  aha_test::check_gradients(
+      [&](const std::vector<Values>& in) { return values(aha::cross_entropy(tensor(in[0], shape), targets, mask)); },
+      [&](const std::vector<Values>& in, const Values& dy) {
+        masked_row = aha::cross_entropy_backward(tensor(in[0], shape), targets, mask, dy[0]);
+        return std::vector<Values>{values(masked_row)};
+      },
+      {values(randn(shape, 130, 2.0f))});
+  for (int64_t j = 0; j < V; ++j) CHECK(masked_row.at({1, j}) == 0.0f);  // the masked row
 }
 
 TEST_CASE("token_logprobs_backward matches finite differences") {
   const int64_t N = 4, V = 7;
-  Tensor logits = randn(Shape{N, V}, 140, 2.0f);
+  const Shape shape{N, V};
   Tensor tokens = tensor({2, 2, 6, 0}, Shape{N});
-  Tensor w = randn(Shape{N}, 141);
-  Forward f = [&](const std::vector<float>& v) {
-    return values(aha::token_logprobs(tensor(v, Shape{N, V}), tokens));
-  };
-  std::vector<double> numeric = numeric_gradient(f, values(logits), values(w), kStep);
-  Tensor dlogits = aha::token_logprobs_backward(logits, tokens, w);
-  CHECK(relative_error(as_double(values(dlogits)), numeric) < kGradTolerance);
+  aha_test::check_gradients(
+      [&](const std::vector<Values>& in) { return values(aha::token_logprobs(tensor(in[0], shape), tokens)); },
+      [&](const std::vector<Values>& in, const Values& dy) {
+        return std::vector<Values>{values(aha::token_logprobs_backward(tensor(in[0], shape), tokens, tensor(dy, Shape{N})))};
+      },
+      {values(randn(shape, 140, 2.0f))});
 }
 
 // ---- shape errors ----

@@ -1,7 +1,8 @@
 // The CPU kernels: raw float pointers in, raw float pointers out, no shapes
 // checked here (tensor/ops.cpp checks them). tensor/cuda/kernels.h declares
 // the same functions, one for one, in namespace aha::cuda.
-// This file set is the readable reference: plain loops, Eigen for matmul.
+// These are the fast CPU kernels (vector lanes, OpenMP, Eigen); the plain-loop
+// references they are tested against are in tensor/reference/.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-// Layout copies (DESIGN.md: tensors are always contiguous, so a transpose is a
-// copy) and the causal mask of attention scores. Pure copies: large ones are
+// Layout copies (docs/ARCHITECTURE.md: tensors are always contiguous, so a
+// transpose is a copy) and the causal mask of attention scores. Pure copies: large ones are
 // split across threads by their outer index.
 #include <algorithm>
 #include <cstring>

@@ -1,5 +1,5 @@
-// Layout copies (DESIGN.md: tensors are always contiguous, so a transpose is a
-// copy) and the causal mask of attention scores. Mirrors tensor/cpu/layout.cpp.
+// Layout copies (docs/ARCHITECTURE.md: tensors are always contiguous, so a
+// transpose is a copy) and the causal mask of attention scores. Mirrors tensor/cpu/layout.cpp.
 #include <algorithm>
 
 #include "tensor/cuda/kernels.h"
