@@ -20,34 +20,6 @@ Tensor cast(const Tensor& x, DType dtype) {
   return y;
 }
 
-void sample_step_(const Tensor& logits, const Tensor& rows, DecodeState& state, Tensor& next_tokens,
-                  Tensor& next_positions, const SampleStepConfig& config, const Tensor& clock) {
-  const char* op = "sample_step_";
-  Device dev = same_device(op, logits, rows);
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&state.prompt_lengths, &state.done, &state.lengths,
-                                                             &state.tokens, &state.logprobs, &state.policy_logprobs,
-                                                             &next_tokens, &next_positions})
-    same_device(op, logits, *t);
-  if (logits.ndim() != 2) shape_error(op, "logits must be [Bc, V], got " + logits.shape().str());
-  const int64_t Bc = logits.size(0), B0 = state.done.numel();
-  if (rows.numel() != Bc || next_tokens.numel() != Bc || next_positions.numel() != Bc)
-    shape_error(op, "rows, next_tokens and next_positions must have the " + std::to_string(Bc) + " rows of the logits");
-  if (state.prompt_lengths.numel() != B0 || state.lengths.numel() != B0 ||
-      state.tokens.shape() != Shape{B0, config.max_new} || state.logprobs.shape() != state.tokens.shape() ||
-      state.policy_logprobs.shape() != state.tokens.shape())
-    shape_error(op, "the decode state must hold [B0] counters and [B0, max_new] records, B0 = " + std::to_string(B0));
-  if (config.step < 0 || config.step >= config.max_new)
-    shape_error(op, "step " + std::to_string(config.step) + " outside [0, max_new " + std::to_string(config.max_new) + ")");
-  if (!config.greedy && !(config.temperature > 0.0f))
-    shape_error(op, "temperature must be > 0 when sampling, got " + std::to_string(config.temperature));
-  if (config.num_stop_tokens < 0 || config.num_stop_tokens > SampleStepConfig::kMaxStopTokens)
-    shape_error(op, "at most " + std::to_string(SampleStepConfig::kMaxStopTokens) + " stop tokens");
-  AHA_DISPATCH(dev, sample_step(logits.data(), rows.data(), state.prompt_lengths.data(), state.done.data(),
-                                state.lengths.data(), state.tokens.data(), state.logprobs.data(),
-                                state.policy_logprobs.data(), next_tokens.data(), next_positions.data(), Bc,
-                                logits.size(1), config, clock_data(op, dev, clock)));
-}
-
 // ---- layout ----
 
 Tensor transpose_last2(const Tensor& a) {
