@@ -12,164 +12,16 @@
 #include <stdexcept>
 
 #include "autograd/adamw.h"
-#include "data/template.h"
 #include "data/tokenizer.h"
 #include "grpo/advantage.h"
 #include "grpo/dynamic_sampling.h"
 #include "grpo/eval.h"
+#include "grpo/step_metrics.h"
 #include "model/checkpoint.h"
-#include "model/metadata_field.h"
 #include "model/output_files.h"
 #include "model/progress.h"
 
 namespace aha {
-
-// ---- configuration ----
-
-void GrpoConfig::apply_variant_defaults() {
-  switch (loss) {
-    case LossVariant::Grpo:
-      scale_by_std = true;
-      drop_uniform_groups = false;
-      overlong_buffer = 0;
-      objective.clip_low = objective.clip_high = 0.2f;
-      break;
-    case LossVariant::DrGrpo:
-      scale_by_std = false;
-      drop_uniform_groups = false;
-      overlong_buffer = 0;
-      objective.clip_low = objective.clip_high = 0.2f;
-      break;
-    case LossVariant::Dapo:
-      // Yu et al. 2025: clip-higher (0.2 / 0.28), dynamic sampling, soft overlong
-      // punishment over the last quarter of the generation budget.
-      scale_by_std = true;
-      drop_uniform_groups = true;
-      overlong_buffer = std::max(1, rollout.max_new_tokens / 4);
-      objective.clip_low = 0.2f;
-      objective.clip_high = 0.28f;
-      break;
-  }
-}
-
-// Each field with the option that sets it, so a message names both.
-void GrpoConfig::validate() const {
-  auto positive = [](const char* field, double value) {
-    if (!(value > 0)) throw std::runtime_error(std::string("grpo: ") + field + " must be > 0, got " + std::to_string(value));
-  };
-  positive("prompts (--prompts)", rollout.prompts);
-  positive("group_size (--group-size)", rollout.group_size);
-  positive("max_new_tokens (--max-new)", rollout.max_new_tokens);
-  positive("temperature (--temperature)", rollout.temperature);
-  positive("steps (--steps)", steps);
-  positive("updates_per_batch (--mu)", updates_per_batch);
-  positive("minibatches (--minibatches)", minibatches);
-  positive("lr (--lr)", lr);
-  positive("grad_clip", grad_clip);
-  positive("ckpt_every (--ckpt-every)", ckpt_every);
-  positive("eval_problems (--eval-problems)", eval_problems);
-  if (rollout.group_size < 2)
-    throw std::runtime_error(
-        "grpo: group_size (--group-size) must be >= 2 (advantages compare completions of one prompt)");
-  // B x G in 64 bits: two large ints overflow an int.
-  const int64_t completions = (int64_t)rollout.prompts * rollout.group_size;
-  if (completions > kMaxCompletionsPerStep)
-    throw std::runtime_error("grpo: --prompts " + std::to_string(rollout.prompts) + " x --group-size " +
-                             std::to_string(rollout.group_size) + " = " + std::to_string(completions) +
-                             " completions per step, more than the limit " + std::to_string(kMaxCompletionsPerStep));
-  if (eval_problems > kMaxEvalProblems)
-    throw std::runtime_error("grpo: --eval-problems " + std::to_string(eval_problems) + " is more than the limit " +
-                             std::to_string(kMaxEvalProblems));
-  if (minibatches > completions)
-    throw std::runtime_error("grpo: --minibatches " + std::to_string(minibatches) + " for only " +
-                             std::to_string(completions) + " completions (--prompts x --group-size)");
-  if (objective.beta < 0) throw std::runtime_error("grpo: beta must be >= 0");
-  if (!(objective.clip_low >= 0 && objective.clip_low < 1) || objective.clip_high < 0)
-    throw std::runtime_error("grpo: clip_low must be in [0, 1) and clip_high >= 0");
-  if (eval_every < 0 || warmup_steps < 0 || weight_decay < 0 || overlong_buffer < 0)
-    throw std::runtime_error("grpo: eval_every, warmup_steps, weight_decay and overlong_buffer must be >= 0");
-  if (refill_rounds < 0) throw std::runtime_error("grpo: refill_rounds must be >= 0");
-  if (overlong_buffer > rollout.max_new_tokens)
-    throw std::runtime_error("grpo: overlong_buffer must not exceed max_new_tokens");
-}
-
-std::string to_json(const GrpoConfig& c) {
-  nlohmann::json j = {{"task", data::task_name(c.rollout.task)},
-                      {"difficulties", c.rollout.difficulties},
-                      {"prompts", c.rollout.prompts},
-                      {"group_size", c.rollout.group_size},
-                      {"max_new_tokens", c.rollout.max_new_tokens},
-                      {"temperature", c.rollout.temperature},
-                      {"kv_cache", kv_cache_name(c.rollout.kv_cache)},
-                      {"format_bonus", c.rollout.reward.format_bonus},
-                      {"loss", loss_variant_name(c.loss)},
-                      {"clip_low", c.objective.clip_low},
-                      {"clip_high", c.objective.clip_high},
-                      {"beta", c.objective.beta},
-                      {"scale_by_std", c.scale_by_std},
-                      {"drop_uniform_groups", c.drop_uniform_groups},
-                      {"overlong_buffer", c.overlong_buffer},
-                      {"refill_rounds", c.refill_rounds},
-                      {"steps", c.steps},
-                      {"updates_per_batch", c.updates_per_batch},
-                      {"minibatches", c.minibatches},
-                      {"lr", c.lr},
-                      {"warmup_steps", c.warmup_steps},
-                      {"weight_decay", c.weight_decay},
-                      {"beta1", c.beta1},
-                      {"beta2", c.beta2},
-                      {"grad_clip", c.grad_clip},
-                      {"dtype", dtype_name(c.dtype)},
-                      {"eval_every", c.eval_every},
-                      {"eval_problems", c.eval_problems},
-                      {"ckpt_every", c.ckpt_every},
-                      {"seed", std::to_string(c.seed)}};  // a string: JSON readers lose 64-bit integers
-  return j.dump();
-}
-
-GrpoConfig grpo_config_from_json(const std::string& text) {
-  GrpoConfig c;
-  try {
-    const nlohmann::json j = parse_bounded_json(text);
-    c.rollout.task = data::parse_task(j.at("task").get<std::string>());
-    c.rollout.difficulties = json_int_list(j, "difficulties");
-    c.rollout.prompts = json_int(j, "prompts");
-    c.rollout.group_size = json_int(j, "group_size");
-    c.rollout.max_new_tokens = json_int(j, "max_new_tokens");
-    c.rollout.temperature = json_float(j, "temperature");
-    // Runs saved before the switch existed have none: their cache was fp32.
-    c.rollout.kv_cache = parse_kv_cache(j.value("kv_cache", std::string("fp32")));
-    c.rollout.reward.format_bonus = json_float(j, "format_bonus");
-    c.loss = parse_loss_variant(j.at("loss").get<std::string>());
-    c.objective.clip_low = json_float(j, "clip_low");
-    c.objective.clip_high = json_float(j, "clip_high");
-    c.objective.beta = json_float(j, "beta");
-    c.scale_by_std = j.at("scale_by_std").get<bool>();
-    c.drop_uniform_groups = j.at("drop_uniform_groups").get<bool>();
-    c.overlong_buffer = json_int(j, "overlong_buffer");
-    // Runs saved before dynamic sampling had none: off.
-    c.refill_rounds = j.contains("refill_rounds") ? json_int(j, "refill_rounds") : 0;
-    c.steps = json_int(j, "steps");
-    c.updates_per_batch = json_int(j, "updates_per_batch");
-    c.minibatches = json_int(j, "minibatches");
-    c.lr = json_float(j, "lr");
-    c.warmup_steps = json_int(j, "warmup_steps");
-    c.weight_decay = json_float(j, "weight_decay");
-    c.beta1 = json_float(j, "beta1");
-    c.beta2 = json_float(j, "beta2");
-    c.grad_clip = json_float(j, "grad_clip");
-    c.dtype = parse_dtype(j.value("dtype", std::string("fp32")));  // runs saved before the switch: fp32
-    c.eval_every = json_int(j, "eval_every");
-    c.eval_problems = json_int(j, "eval_problems");
-    c.ckpt_every = json_int(j, "ckpt_every");
-    c.seed = parse_u64_field("seed", j.at("seed").get<std::string>());
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("grpo config JSON: ") + e.what());
-  }
-  c.validate();
-  return c;
-}
-
 namespace {
 
 // Held-out completions of fixed problems kept in the log at every eval step.
@@ -220,81 +72,6 @@ PolicyBatch make_policy_batch(const Rollout& r, const std::vector<float>& advant
   return batch;
 }
 
-// ---- metrics ----
-
-double percentile(std::vector<int> values, double q) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  const size_t at = (size_t)std::min<double>((double)values.size() - 1, std::floor(q * (double)values.size()));
-  return values[at];
-}
-
-// The trace checker's metrics (eval.h trace_json) as keys of a log line: "trace_false_claim_rate", ...
-void add_prefixed(nlohmann::json& line, const std::string& prefix, const reward::TraceTotals& totals) {
-  const nlohmann::json metrics = trace_json(totals);
-  for (const auto& item : metrics.items())
-    if (item.key() != "completions") line[prefix + item.key()] = item.value();
-}
-
-void add_rollout_metrics(nlohmann::json& line, const Rollout& r) {
-  const double n = (double)r.completions.size();
-  double reward_sum = 0, reward_sq = 0, correct = 0, formatted = 0, truncated = 0, checks = 0, corrections = 0;
-  double styles[data::kNumStyles] = {0, 0, 0, 0};
-  std::vector<int> lengths;
-  for (size_t i = 0; i < r.completions.size(); ++i) {
-    reward_sum += r.rewards[i].total;
-    reward_sq += (double)r.rewards[i].total * r.rewards[i].total;
-    correct += r.rewards[i].accuracy;
-    formatted += r.rewards[i].format > 0 ? 1 : 0;
-    lengths.push_back((int)r.completions[i].tokens.size());
-    const StopReason stop = r.completions[i].stop;
-    truncated += stop == StopReason::MaxTokens || stop == StopReason::Context ? 1 : 0;
-    styles[(int)r.styles[i].style] += 1;
-    checks += r.styles[i].checks;
-    corrections += r.styles[i].corrections;
-  }
-  const double mean = reward_sum / n;
-  line["reward_mean"] = mean;
-  line["reward_std"] = std::sqrt(std::max(0.0, reward_sq / n - mean * mean));
-  line["accuracy"] = correct / n;
-  line["format_rate"] = formatted / n;
-  line["length_mean"] = (double)r.generated_tokens / n;
-  line["length_p50"] = percentile(lengths, 0.5);
-  line["length_p90"] = percentile(lengths, 0.9);
-  line["length_max"] = *std::max_element(lengths.begin(), lengths.end());
-  // Are right answers or wrong ones the long ones? (Dr. GRPO, Liu et al. 2025: GRPO's 1/|o|
-  // lets wrong answers grow.) Null when the step had none of that kind.
-  double right_tokens = 0, wrong_tokens = 0;
-  for (size_t i = 0; i < r.completions.size(); ++i)
-    (r.rewards[i].accuracy > 0 ? right_tokens : wrong_tokens) += (double)lengths[i];
-  line["length_correct"] = correct > 0 ? nlohmann::json(right_tokens / correct) : nlohmann::json(nullptr);
-  line["length_incorrect"] = correct < n ? nlohmann::json(wrong_tokens / (n - correct)) : nlohmann::json(nullptr);
-  line["truncated_share"] = truncated / n;
-  for (int s = 0; s < data::kNumStyles; ++s)
-    line[std::string("style_") + data::style_name((data::Style)s)] = styles[s] / n;
-  line["checks_per_completion"] = checks / n;
-  line["corrections_per_completion"] = corrections / n;
-
-  // The trace checker's metrics (it only measures: nothing below reaches the reward).
-  reward::TraceTotals trace;
-  for (const reward::TraceReport& report : r.traces) trace.add(report);
-  add_prefixed(line, "trace_", trace);
-  // One completion that catches and fixes a slip of its own, if any did; one
-  // that then answers right when there is such a one (the aha moment, R1 Table 3).
-  const int G = (int)(r.completions.size() / r.problems.size());
-  int found = -1, effective = 0;
-  for (size_t i = 0; i < r.traces.size(); ++i) {
-    if (!r.traces[i].effective_correction) continue;
-    ++effective;
-    if (found < 0 || (!r.traces[(size_t)found].correct && r.traces[i].correct)) found = (int)i;
-  }
-  if (found >= 0)
-    line["aha_example"] = {{"prompt", data::prompt_text(r.problems[(size_t)found / (size_t)G])},
-                           {"completion", r.texts[(size_t)found]},
-                           {"correct", r.traces[(size_t)found].correct},
-                           {"completions_with_effective_correction", effective}};
-}
-
 void check_finite(double value, const char* what, int step) {
   if (!std::isfinite(value))
     throw std::runtime_error("grpo: step " + std::to_string(step) + ": the " + what + " is " +
@@ -315,91 +92,116 @@ struct StepState {
 
 // ---- one GRPO step: sample, score, advantage, update ----
 
-nlohmann::json grpo_step(StepState& s) {
-  const GrpoConfig& config = s.config;
-  const Device device = s.policy.device();
-  nlohmann::json line = {{"step", s.step}};
-
-  // The rewards the advantages use: the outcome reward, plus DAPO's overlong shaping.
-  const int G = config.rollout.group_size;
-  auto shaped_rewards = [&config](const Rollout& r) {
-    std::vector<float> rewards(r.completions.size());
-    for (size_t i = 0; i < rewards.size(); ++i) {
-      rewards[i] = r.rewards[i].total;
-      if (config.overlong_buffer > 0)
-        rewards[i] += overlong_penalty((int)r.completions[i].tokens.size(), config.rollout.max_new_tokens,
-                                       config.overlong_buffer);
-    }
-    return rewards;
-  };
-
-  // 1-2. sample G completions for each of B problems, and score them; with
-  // dynamic sampling, more problems until the batch holds B groups whose
-  // rewards differ
-  Rollout r;
-  {
-    NoGradGuard no_grad;
-    if (config.refill_rounds > 0) {
-      RefillStats refill;
-      bool first = true;
-      r = refill_batch(
-          [&]() {
-            Rollout one = rollout(s.policy, config.rollout, s.rng);
-            if (first) line["frac_reward_zero_std"] = frac_reward_zero_std(shaped_rewards(one), G);
-            first = false;
-            return one;
-          },
-          shaped_rewards, config.rollout.prompts, G, config.refill_rounds, &refill);
-      line["refill_rounds"] = refill.rounds;
-      line["sampled_groups"] = refill.sampled_groups;
-      line["kept_groups"] = refill.kept_groups;
-      line["sampled_tokens"] = refill.generated_tokens;
-    } else {
-      r = rollout(s.policy, config.rollout, s.rng);
-      line["frac_reward_zero_std"] = frac_reward_zero_std(shaped_rewards(r), G);
-      line["sampled_tokens"] = r.generated_tokens;
-    }
+// The rewards the advantages use: the outcome reward, plus DAPO's overlong shaping.
+std::vector<float> shaped_rewards(const GrpoConfig& config, const Rollout& r) {
+  std::vector<float> rewards(r.completions.size());
+  for (size_t i = 0; i < rewards.size(); ++i) {
+    rewards[i] = r.rewards[i].total;
+    if (config.overlong_buffer > 0)
+      rewards[i] += overlong_penalty((int)r.completions[i].tokens.size(), config.rollout.max_new_tokens,
+                                     config.overlong_buffer);
   }
-  add_rollout_metrics(line, r);
+  return rewards;
+}
 
-  // 3. group-relative advantages (DAPO: shaped rewards, uniform groups dropped)
+// 1-2. Sample G completions for each of B problems, and score them; with
+// dynamic sampling, more problems until the batch holds B groups whose
+// rewards differ.
+Rollout sample_and_score(StepState& s, nlohmann::json& line) {
+  const GrpoConfig& config = s.config;
+  const int G = config.rollout.group_size;
+  auto rewards_of = [&config](const Rollout& r) { return shaped_rewards(config, r); };
+  NoGradGuard no_grad;
+  if (config.refill_rounds == 0) {
+    Rollout r = rollout(s.policy, config.rollout, s.rng);
+    line["frac_reward_zero_std"] = frac_reward_zero_std(rewards_of(r), G);
+    line["sampled_tokens"] = r.generated_tokens;
+    return r;
+  }
+  RefillStats refill;
+  bool first = true;
+  Rollout r = refill_batch(
+      [&]() {
+        Rollout one = rollout(s.policy, config.rollout, s.rng);
+        if (first) line["frac_reward_zero_std"] = frac_reward_zero_std(rewards_of(one), G);
+        first = false;
+        return one;
+      },
+      rewards_of, config.rollout.prompts, G, config.refill_rounds, &refill);
+  line["refill_rounds"] = refill.rounds;
+  line["sampled_groups"] = refill.sampled_groups;
+  line["kept_groups"] = refill.kept_groups;
+  line["sampled_tokens"] = refill.generated_tokens;
+  return r;
+}
+
+// Each completion's advantage, and whether it takes part in the update.
+struct Advantages {
+  std::vector<float> values;  // [N], one per completion, shared by its tokens
+  std::vector<bool> live;     // [N]: false for the groups DAPO drops
+};
+
+// 3. Group-relative advantages (DAPO: shaped rewards, uniform groups dropped).
+Advantages compute_advantages(const GrpoConfig& config, const Rollout& r, nlohmann::json& line) {
+  const int G = config.rollout.group_size;
   const int N = (int)r.completions.size();
-  const std::vector<float> rewards = shaped_rewards(r);
-  const std::vector<float> advantages = group_advantages(rewards, G, config.scale_by_std);
-  std::vector<bool> live(N, true);
+  const std::vector<float> rewards = shaped_rewards(config, r);
+  Advantages a;
+  a.values = group_advantages(rewards, G, config.scale_by_std);
+  a.live.assign(N, true);
   int dropped_groups = 0;
   if (config.drop_uniform_groups)
     for (int g = 0; g < N / G; ++g)
       if (group_is_uniform(rewards, G, g)) {
         ++dropped_groups;
-        for (int i = g * G; i < (g + 1) * G; ++i) live[i] = false;
+        for (int i = g * G; i < (g + 1) * G; ++i) a.live[i] = false;
       }
   line["dropped_groups"] = dropped_groups;
+  return a;
+}
 
-  // 4. mu passes of minibatch updates of -J(theta)
+// The batch cut into minibatches for the update, with the frozen reference's
+// log-probs of each (none when beta = 0).
+struct Minibatches {
+  std::vector<PolicyBatch> batches;
+  std::vector<Tensor> ref_logprobs;
+};
+
+Minibatches make_minibatches(const StepState& s, const Rollout& r, const Advantages& a) {
+  const GrpoConfig& config = s.config;
+  const Device device = s.policy.device();
+  const int N = (int)r.completions.size();
+  const int rows_per_mb = (N + config.minibatches - 1) / config.minibatches;
+  Minibatches mb;
+  for (int first = 0; first < N; first += rows_per_mb) {
+    mb.batches.push_back(make_policy_batch(r, a.values, a.live, first, std::min(N, first + rows_per_mb)));
+    if (s.reference) {
+      // The frozen reference's log-probs, once per step: no graph, no gradient.
+      NoGradGuard no_grad;
+      const PolicyBatch& b = mb.batches.back();
+      const Shape shape{b.rows, b.length};
+      mb.ref_logprobs.push_back(sequence_logprobs(*s.reference, Tensor::from_vector(b.tokens, shape, device),
+                                                  Tensor::from_vector(b.targets, shape, device),
+                                                  config.rollout.temperature)
+                                    .value());
+    }
+  }
+  return mb;
+}
+
+// 4. mu passes of minibatch updates of -J(theta): each minibatch's loss,
+// backward, the clipped gradient, one AdamW step.
+void update_policy(StepState& s, const Rollout& r, const Advantages& a, nlohmann::json& line) {
+  const GrpoConfig& config = s.config;
+  const Device device = s.policy.device();
   const Clock::time_point update_start = Clock::now();
   const std::vector<Var> params = s.policy.params();
   double kl = 0, clip_fraction = 0, entropy = 0, grad_norm = 0, loss_sum = 0;
   int updates = 0, entropy_batches = 0;
-  const int rows_per_mb = (N + config.minibatches - 1) / config.minibatches;
-  std::vector<PolicyBatch> batches;
-  std::vector<Tensor> ref_logprobs;
-  for (int first = 0; first < N; first += rows_per_mb) {
-    batches.push_back(make_policy_batch(r, advantages, live, first, std::min(N, first + rows_per_mb)));
-    if (s.reference) {
-      // The frozen reference's log-probs, once per step: no graph, no gradient.
-      NoGradGuard no_grad;
-      const PolicyBatch& b = batches.back();
-      const Shape shape{b.rows, b.length};
-      ref_logprobs.push_back(sequence_logprobs(*s.reference, Tensor::from_vector(b.tokens, shape, device),
-                                               Tensor::from_vector(b.targets, shape, device),
-                                               config.rollout.temperature)
-                                 .value());
-    }
-  }
+  const Minibatches mb = make_minibatches(s, r, a);
   for (int pass = 0; pass < config.updates_per_batch; ++pass) {
-    for (size_t m = 0; m < batches.size(); ++m) {
-      const PolicyBatch& b = batches[m];
+    for (size_t m = 0; m < mb.batches.size(); ++m) {
+      const PolicyBatch& b = mb.batches[m];
       const Shape shape{b.rows, b.length};
       std::vector<float> weights = token_weights(config.loss, b.mask, b.rows, config.rollout.max_new_tokens);
       // Each minibatch is an average over its own rows; so the step is the mean of the minibatches' steps.
@@ -413,7 +215,7 @@ nlohmann::json grpo_step(StepState& s) {
       in.advantages = Tensor::from_vector(b.advantages, shape, device);
       in.weights = Tensor::from_vector(weights, shape, device);
       in.mask = Tensor::from_vector(b.mask, shape, device);
-      if (s.reference) in.ref_logprobs = ref_logprobs[m];
+      if (s.reference) in.ref_logprobs = mb.ref_logprobs[m];
 
       Var loss = grpo_loss(in, config.objective);
       const double loss_value = loss.value().item();
@@ -450,6 +252,16 @@ nlohmann::json grpo_step(StepState& s) {
   line["rollout_s"] = r.seconds;
   line["update_s"] = seconds_since(update_start);
   line["tokens_per_s"] = line["sampled_tokens"].get<double>() / std::max(r.seconds, 1e-9);
+}
+
+// One GRPO step (DeepSeekMath Algorithm 1, one iteration of its inner loop);
+// returns the step's log line.
+nlohmann::json grpo_step(StepState& s) {
+  nlohmann::json line = {{"step", s.step}};
+  const Rollout r = sample_and_score(s, line);                            // 1-2. sample, score
+  add_rollout_metrics(line, r);
+  const Advantages advantages = compute_advantages(s.config, r, line);   // 3. advantage
+  update_policy(s, r, advantages, line);                                  // 4. update
   return line;
 }
 
@@ -468,24 +280,6 @@ EvalResult held_out_eval(const GPT& policy, const GrpoConfig& config, bool ood) 
   eval.reward = config.rollout.reward;
   eval.keep_samples = kEvalSamplesLogged;
   return evaluate(policy, eval, false);
-}
-
-// The test eval's numbers in the step's log line: pass@1, the trace metrics
-// (prefixed "eval_trace_"), the completions of the first fixed problems, and
-// the first greedy completion with an effective correction, if any had one.
-void add_eval_metrics(nlohmann::json& line, const EvalResult& test, const EvalResult& ood) {
-  line["eval_test_pass1"] = test.pass1_greedy;
-  line["eval_ood_pass1"] = ood.pass1_greedy;
-  line["eval_test_length"] = test.mean_length;
-  add_prefixed(line, "eval_trace_", test.trace);
-  nlohmann::json samples = nlohmann::json::array();
-  for (const EvalSample& s : test.samples)
-    samples.push_back({{"prompt", s.prompt}, {"completion", s.greedy}, {"correct", s.greedy_correct}});
-  line["eval_samples"] = samples;
-  if (test.effective_example)
-    line["eval_aha_example"] = {{"prompt", test.effective_example->prompt},
-                                {"completion", test.effective_example->greedy},
-                                {"correct", test.effective_example->greedy_correct}};
 }
 
 }  // namespace

@@ -56,8 +56,8 @@ Tensor attend_cache(const Batch& batch, int l, const Tensor& qkv, int64_t length
 }
 
 // The prompts [B, Tp] through the model at once, filling cache positions
-// 0..Tp-1 of every layer: the training forward's pieces (model/gpt.h) with the
-// left-padding mask of model/inference.h. The prompt attends over its exact
+// 0..Tp-1 of every layer: the training forward's block (transformer_block,
+// model/gpt.h) with the left-padding mask of model/inference.h. The prompt attends over its exact
 // keys and values; only later steps read them back from the cache (rounded,
 // with a bf16 cache). -> logits after each prompt [B, V]
 Tensor prefill_into(const GPT& model, const Tensor& tokens, const Tensor& positions,
@@ -70,46 +70,42 @@ Tensor prefill_into(const GPT& model, const Tensor& tokens, const Tensor& positi
   Var x = embed(model, tokens, positions);  // [B, Tp, C]
   for (int l = 0; l < config.n_layers; ++l) {
     const GPTBlock& block = model.blocks[(size_t)l];
-    Var h = layernorm(x, block.ln1_gamma, block.ln1_beta);
-    Var k = linear(h, block.w_k, block.b_k), v = linear(h, block.w_v, block.b_v);  // [B, Tp, C]
-    write_cache(batch, batch.keys[(size_t)l], k.value(), 0, 0);
-    write_cache(batch, batch.values[(size_t)l], v.value(), 0, 0);
-    Var q = split_heads(linear(h, block.w_q, block.b_q), config.n_heads);  // [B, H, Tp, D]
-    Var y = merge_heads(attend(q, split_heads(k, config.n_heads), split_heads(v, config.n_heads), bias));
-    x = linear(y, block.w_attn_out, block.b_attn_out, x);          // x + W_o y + b_o
-    x = mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta), x);  // x + MLP(LN_2(x))
+    auto attention = [&](const Var& h) {
+      Var k = linear(h, block.w_k, block.b_k), v = linear(h, block.w_v, block.b_v);  // [B, Tp, C]
+      write_cache(batch, batch.keys[(size_t)l], k.value(), 0, 0);
+      write_cache(batch, batch.values[(size_t)l], v.value(), 0, 0);
+      Var q = split_heads(linear(h, block.w_q, block.b_q), config.n_heads);  // [B, H, Tp, D]
+      return merge_heads(attend(q, split_heads(k, config.n_heads), split_heads(v, config.n_heads), bias));
+    };
+    x = transformer_block(block, x, attention);
   }
   return lm_head(model, last_position(x)).value();  // [B, V]
 }
 
 // One new token per cache row at cache position first + clock[0]: tokens and
-// positions [Bc, 1] -> logits [Bc, V]. Plain tensor ops (no autograd graph),
-// each block as GPT::forward:  x += W_o Attn(LN_1(x));  x += MLP(LN_2(x)).
-// The position comes from the device (`clock`), so the same launches serve
-// every step and a CUDA graph can replay them.
+// positions [Bc, 1] -> logits [Bc, V]. The block is GPT::forward's
+// (transformer_block, run with no graph), its attention one fused q|k|v
+// product, the cache writes and the attention of the one new query over the
+// cache. The position comes from the device (`clock`), so the same launches
+// serve every step and a CUDA graph can replay them.
 Tensor decode_one(const GPT& model, const std::vector<FusedQKV>& qkv_weights, Batch& batch,
                   const Tensor& tokens, const Tensor& positions, int64_t first, const Tensor& clock) {
+  NoGradGuard no_grad;
   const GPTConfig& config = model.config();
   const int64_t Bc = batch.size(), C = config.d_model;
-  const float eps = 1e-5f;  // the autograd layernorm's default, as in GPT::forward
-  Tensor x = add(embedding(model.wte.value(), tokens), embedding(model.wpe.value(), positions))
-                 .reshape(Shape{Bc, C});  // [Bc, C]
+  Var x = reshape(embed(model, tokens, positions), Shape{Bc, C});  // [Bc, C]
   for (int l = 0; l < config.n_layers; ++l) {
-    const GPTBlock& block = model.blocks[(size_t)l];
-    const FusedQKV& fused = qkv_weights[(size_t)l];
-    Tensor h = layernorm(x, block.ln1_gamma.value(), block.ln1_beta.value(), eps).y;
-    Tensor qkv = linear(h, fused.weight, fused.bias);  // [Bc, 3C] = q | k | v
-    const Tensor rows_of_one = qkv.reshape(Shape{Bc, 1, 3 * C});
-    write_cache(batch, batch.keys[(size_t)l], rows_of_one, C, first, clock);
-    write_cache(batch, batch.values[(size_t)l], rows_of_one, 2 * C, first, clock);
-    Tensor y = attend_cache(batch, l, qkv, first + 1, clock);  // [Bc, C]
-    x = linear(y, block.w_attn_out.value(), block.b_attn_out.value(), x);  // x + W_o y + b_o
-    h = layernorm(x, block.ln2_gamma.value(), block.ln2_beta.value(), eps).y;
-    Tensor m = gelu(linear(h, block.w_fc.value(), block.b_fc.value()));  // [Bc, 4C]
-    x = linear(m, block.w_mlp_out.value(), block.b_mlp_out.value(), x);  // x + MLP(h)
+    auto attention = [&](const Var& h) {
+      const FusedQKV& fused = qkv_weights[(size_t)l];
+      Tensor qkv = linear(h.value(), fused.weight, fused.bias);  // [Bc, 3C] = q | k | v
+      const Tensor rows_of_one = qkv.reshape(Shape{Bc, 1, 3 * C});
+      write_cache(batch, batch.keys[(size_t)l], rows_of_one, C, first, clock);
+      write_cache(batch, batch.values[(size_t)l], rows_of_one, 2 * C, first, clock);
+      return Var(attend_cache(batch, l, qkv, first + 1, clock));  // [Bc, C]
+    };
+    x = transformer_block(model.blocks[(size_t)l], x, attention);
   }
-  Tensor h = layernorm(x, model.lnf_gamma.value(), model.lnf_beta.value(), eps).y;
-  return matmul(h, model.wte.value(), false, true);  // [Bc, V], the head tied to wte
+  return lm_head(model, x).value();  // [Bc, V], the head tied to wte
 }
 
 // Rows `keep` (indices into the current batch, increasing) stay; the rest

@@ -24,7 +24,8 @@
 
 #include <vector>
 
-#include "model/generate.h"
+#include "model/generate_config.h"
+#include "model/gpt.h"
 
 namespace aha {
 

@@ -150,14 +150,20 @@ Var mlp(const GPTBlock& block, const Var& x, const Var& residual) {
   return linear(gelu(linear(x, block.w_fc, block.b_fc)), block.w_mlp_out, block.b_mlp_out, residual);
 }
 
+Var transformer_block(const GPTBlock& block, const Var& x, const Attention& attention, DType act) {
+  const float eps = 1e-5f;
+  Var y = attention(layernorm(x, block.ln1_gamma, block.ln1_beta, eps, act));  // [.., C]
+  Var out = linear(y, block.w_attn_out, block.b_attn_out, x);                // x + W_o y + b_o
+  return mlp(block, layernorm(out, block.ln2_gamma, block.ln2_beta, eps, act), out);  // x + MLP(LN_2(x))
+}
+
 Var lm_head(const GPT& model, const Var& x) {
   const int64_t C = x.shape()[-1];
   Var h = layernorm(x, model.lnf_gamma, model.lnf_beta);                  // [B, T, C]
   return matmul(reshape(h, Shape{h.shape().numel() / C, C}), model.wte, false, true);  // [B*T, V]
 }
 
-// The training forward. Each block, pre-LayerNorm (GPT-2 section 2.3):
-//   x = x + W_o Attn(LN_1(x));   x = x + MLP(LN_2(x))
+// The training forward: transformer_block() with the fused causal attention.
 // With dtype bf16, LN_1 and LN_2 write bf16, so q, k, v, the attention output
 // and the MLP's hidden layer are bf16 too (each linear layer's output takes
 // its input's dtype); the two residual projections add into the fp32 stream x.
@@ -172,17 +178,15 @@ Var GPT::forward(const Tensor& tokens) const {
   if (tokens.device() != device_)
     forward_error(std::string("tokens on ") + device_name(tokens.device()) + ", model on " +
                   device_name(device_));
-  const DType act = dtype_;  // what the products read
-  const float eps = 1e-5f;
   Var x = embed(*this, tokens, positions_for(B, T, device_));  // [B, T, C], fp32
   for (const GPTBlock& block : blocks) {
-    Var h = layernorm(x, block.ln1_gamma, block.ln1_beta, eps, act);
     // The fused op: heads stay interleaved in [B, T, C], no [B, H, T, T] scores
     // (attend() above is the same computation composed from primitive ops).
-    Var y = causal_attention(linear(h, block.w_q, block.b_q), linear(h, block.w_k, block.b_k),
-                             linear(h, block.w_v, block.b_v), config_.n_heads);  // [B, T, C]
-    x = linear(y, block.w_attn_out, block.b_attn_out, x);          // x + W_o y + b_o
-    x = mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta, eps, act), x);  // x + MLP(LN_2(x))
+    auto attention = [&](const Var& h) {
+      return causal_attention(linear(h, block.w_q, block.b_q), linear(h, block.w_k, block.b_k),
+                              linear(h, block.w_v, block.b_v), config_.n_heads);  // [B, T, C]
+    };
+    x = transformer_block(block, x, attention, dtype_);  // dtype_: what the products read
   }
   return lm_head(*this, x);  // [B*T, V]
 }

@@ -9,10 +9,12 @@
 // [in, out], so a layer is y = x W + b.
 //
 // The pieces of the forward pass are free functions below so that the
-// training forward (GPT::forward) and the cached inference path
-// (model/inference.cpp) run the very same code.
+// training forward (GPT::forward) and both decoders (model/inference.cpp,
+// model/decoder.cpp) run the very same code: transformer_block() is the one
+// block of all three, each passing its own attention.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,7 +91,19 @@ class GPT {
   std::vector<NamedParam> named_;
 };
 
-// ---- the pieces of the forward pass (shared with model/inference.cpp) ----
+// ---- the pieces of the forward pass (shared with model/inference.cpp and model/decoder.cpp) ----
+
+// A block's attention as its caller runs it: h = LN_1(x) [.., C] -> the heads'
+// output y [.., C], before the output projection W_o. The training forward
+// runs the fused causal op; the decoders also write this step's keys and
+// values into their KV cache and attend over all of it.
+using Attention = std::function<Var(const Var& h)>;
+// One transformer block, pre-LayerNorm (GPT-2 section 2.3), x [.., C] -> [.., C]:
+//   x = x + W_o Attn(LN_1(x)) + b_o;   x = x + MLP(LN_2(x))
+// The two residual adds happen in the epilogues of W_o's and W_out's products.
+// `act` is what LN_1 and LN_2 write (GPT::set_dtype): bf16 makes the
+// products of the block read bf16; the residual stream x stays fp32.
+Var transformer_block(const GPTBlock& block, const Var& x, const Attention& attention, DType act = DType::F32);
 
 // linear(x, W, b) = x W + b is the fused autograd op (autograd/ops.h).
 // x_0 = wte[tokens] + wpe[positions]; tokens, positions [B, T] -> [B, T, C]

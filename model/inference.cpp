@@ -32,8 +32,8 @@ Tensor new_positions(const GPT& model, const KVCache& cache, int64_t new_tokens,
 }
 
 // tokens [B, Tn] at the next Tn cache positions of every row. The block is
-// GPT::forward's, with this step's keys and values appended to the cache and
-// attention over all of the cache. -> logits [B, Tn, V], or [B, V] when only
+// GPT::forward's (transformer_block), its attention appending this step's keys
+// and values to the cache and attending over all of the cache. -> logits [B, Tn, V], or [B, V] when only
 // the last position is wanted.
 Tensor forward_cached(const GPT& model, KVCache& cache, const Tensor& tokens, bool all_positions,
                       const char* op) {
@@ -47,14 +47,14 @@ Tensor forward_cached(const GPT& model, KVCache& cache, const Tensor& tokens, bo
   Var x = embed(model, tokens, positions);  // [B, Tn, C]
   for (int l = 0; l < config.n_layers; ++l) {
     const GPTBlock& block = model.blocks[(size_t)l];
-    Var h = layernorm(x, block.ln1_gamma, block.ln1_beta);
-    Var q = split_heads(linear(h, block.w_q, block.b_q), config.n_heads);  // [B, H, Tn, D]
-    Var k = split_heads(linear(h, block.w_k, block.b_k), config.n_heads);
-    Var v = split_heads(linear(h, block.w_v, block.b_v), config.n_heads);
-    auto [keys, values] = cache.append(l, k.value(), v.value());          // [B, H, Tk, D]
-    Var y = merge_heads(attend(q, Var(keys), Var(values), bias));          // [B, Tn, C]
-    x = linear(y, block.w_attn_out, block.b_attn_out, x);          // x + W_o y + b_o
-    x = mlp(block, layernorm(x, block.ln2_gamma, block.ln2_beta), x);  // x + MLP(LN_2(x))
+    auto attention = [&](const Var& h) {
+      Var q = split_heads(linear(h, block.w_q, block.b_q), config.n_heads);  // [B, H, Tn, D]
+      Var k = split_heads(linear(h, block.w_k, block.b_k), config.n_heads);
+      Var v = split_heads(linear(h, block.w_v, block.b_v), config.n_heads);
+      auto [keys, values] = cache.append(l, k.value(), v.value());          // [B, H, Tk, D]
+      return merge_heads(attend(q, Var(keys), Var(values), bias));          // [B, Tn, C]
+    };
+    x = transformer_block(block, x, attention);
   }
   if (!all_positions) return lm_head(model, last_position(x)).value();    // [B, V]
   return lm_head(model, x).value().reshape(Shape{B, Tn, config.vocab_size});  // [B, Tn, V]

@@ -1,6 +1,7 @@
-// Every tensor op: shape checks and dispatch live in tensor/ops.cpp (the one
-// place that picks the CPU or CUDA kernel by the inputs' device); the arithmetic
-// lives in tensor/cpu/*.cpp and, mirrored, tensor/cuda/*.cu.
+// Every tensor op: shape checks and dispatch live in tensor/ops_*.cpp, one file
+// per family below (each picks the CPU or CUDA kernel by the inputs' device,
+// through tensor/dispatch.h); the arithmetic lives in tensor/cpu/*.cpp and,
+// mirrored, tensor/cuda/*.cu.
 //
 // Ops return new tensors on their inputs' device; mixing devices is an error.
 // Ops whose name ends in `_` work in place. These are plain functions of
@@ -9,6 +10,8 @@
 
 #include <cstdint>
 #include <vector>
+
+#include "tensor/kernel_args.h"  // AdamWParams, SampleStepConfig
 
 namespace aha {
 
@@ -177,19 +180,8 @@ Tensor decode_attention_bf16(const Tensor& qkv, int64_t column, const Tensor& ke
 // what the bf16 cache stores and reads, for tests and references.
 uint16_t bf16_round(float x);
 float bf16_widen(uint16_t bits);
-// The settings of one batched sampling step (sample_step_ below).
-struct SampleStepConfig {
-  static constexpr int kMaxStopTokens = 8;
-  float temperature = 1.0f;  // > 0 unless greedy
-  bool greedy = false;
-  int eos_token = -1;        // -1 = none
-  int stop_tokens[kMaxStopTokens] = {};
-  int num_stop_tokens = 0;
-  int64_t max_new = 1;       // tokens a row may generate
-  int64_t context = 1;       // the model's context: prompt + generated may not pass it
-  int64_t step = 0;          // this step's index, 0-based
-  uint64_t seed = 0;         // the draw of row r at step s is uniform(seed, r * max_new + s)
-};
+// SampleStepConfig, the settings of one batched sampling step (sample_step_
+// below), is in tensor/kernel_args.h.
 // The state a batched decode keeps on the device, B0 sequences (see sample_step_).
 struct DecodeState {
   Tensor prompt_lengths;  // [B0]
@@ -229,10 +221,7 @@ void mul_scalar_(Tensor& a, float s);            // a *= s
 void axpy_(Tensor& a, float alpha, const Tensor& b);  // a += alpha * b
 
 // ---- optimiser kernels (tensor/cpu/optim.cpp) ----
-struct AdamWParams {
-  float lr, beta1, beta2, eps, weight_decay;
-  int64_t step;  // 1-based, for bias correction
-};
+// AdamWParams: tensor/kernel_args.h.
 // One AdamW step in place (Loshchilov & Hutter 2019, decoupled weight decay):
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
 //   p -= lr * ( (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) + wd * p )

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/dtype.h"  // DType: float32, or bf16 on the mixed-precision path
+
 namespace aha {
 
 enum class Device { CPU, CUDA };
@@ -30,16 +32,6 @@ void require_device(Device device);
 // Waits until everything queued on `device` has run (CPU work runs at once:
 // a no-op there). For timing; the ops themselves never need it.
 void synchronize(Device device);
-
-// Element types. float32 is the default everywhere. bf16 (bfloat16: float32's
-// sign and 8 exponent bits, 7 mantissa bits; a float32 with the low 16 bits
-// rounded away) holds the activations of the `--dtype bf16` training path
-// (model/gpt.h): half the bytes to move, twice the tensor-core rate. Weights,
-// gradients of weights, optimizer state and every sum stay float32. Only the ops
-// that say so take bf16 tensors; the rest refuse them (Tensor::data()).
-enum class DType { F32, BF16 };
-const char* dtype_name(DType dtype);        // "fp32" / "bf16"
-DType parse_dtype(const std::string& name);  // "fp32" or "bf16"; throws on anything else
 
 struct Shape {
   static constexpr int kMaxDims = 4;

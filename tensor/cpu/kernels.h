@@ -1,5 +1,5 @@
 // The CPU kernels: raw float pointers in, raw float pointers out, no shapes
-// checked here (tensor/ops.cpp checks them). tensor/cuda/kernels.h declares
+// checked here (tensor/ops_*.cpp check them). tensor/cuda/kernels.h declares
 // the same functions, one for one, in namespace aha::cuda.
 // These are the fast CPU kernels (vector lanes, OpenMP, Eigen); the plain-loop
 // references they are tested against are in tensor/reference/.
@@ -9,24 +9,10 @@
 #include <functional>
 #include <vector>
 
-#include "tensor/tensor.h"  // Tensor before ops.h: ops.h holds structs of Tensors; AdamWParams
+#include "tensor/dtype.h"
+#include "tensor/kernel_args.h"  // the kernels' enums and parameter structs
 
 namespace aha {
-
-enum class BinaryOp { Add, Sub, Mul, Div, Min, Max, GreaterEqual };
-// How b is read against a: b[i], b[i % last], or b[0].
-enum class Broadcast { Same, LastDim, Scalar };
-enum class UnaryOp { Exp, Log, Tanh, Sqrt, Relu, Gelu };
-enum class ReduceOp { Sum, Mean, Max };
-// One tensor of a multi-tensor AdamW step (adamw_list): its n elements, its decay.
-struct AdamWSlot {
-  float* param;
-  const float* grad;
-  float* m;
-  float* v;
-  int64_t n;
-  float weight_decay;
-};
 
 namespace cpu {
 

@@ -13,8 +13,8 @@
 //     stored values; only P and dS are rounded to bf16 to feed the next
 //     product (as FlashAttention-2 does), and the outputs once when stored.
 //
-// Both for head dims 32 and 64 (tensor/ops.cpp widens bf16 tensors of other
-// head dims to the fp32 kernels). The softmax statistics (row max m, sum l,
+// Both for head dims 32 and 64 (tensor/ops_attention.cpp widens bf16 tensors
+// of other head dims to the fp32 kernels). The softmax statistics (row max m, sum l,
 // lse, D_i) and the scores stay fp32 either way; AttentionElem (with the
 // tile machinery, in attention_tiles.cuh) holds everything that differs
 // between the two, with the reason.

@@ -9,7 +9,7 @@
 #include <functional>
 #include <vector>
 
-#include "tensor/cpu/kernels.h"  // the shared enums and AdamWParams
+#include "tensor/cpu/kernels.h"  // the shared enums and parameter structs (tensor/kernel_args.h)
 
 namespace aha {
 namespace cuda {

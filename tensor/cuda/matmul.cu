@@ -227,7 +227,7 @@ __global__ void add_bias_round_kernel(const float* y32, const unsigned short* b,
 }  // namespace
 
 // The bf16 linear: x, w bf16 (A and B), y float32 with the residual as C (beta
-// 1), else bf16; the bias in y's type (tensor/ops.cpp rounds it to bf16
+// 1), else bf16; the bias in y's type (tensor/ops_matmul.cpp rounds it to bf16
 // either way). The epilogue adds the bias to the float32 sums and rounds once
 // as it writes y. Without a plan (none expected), the same sums unfused: a
 // float32 product, then the adds (and the one rounding, in the bias's pass).
