@@ -9,6 +9,7 @@
 #                   checker and checkpoint reader
 #   make bench      benchmark tables (never gate a test); make bench-gpu on a GPU machine: aha vs PyTorch
 #   make golden     remake the golden files from the PyTorch reference (needs python3 + torch)
+#   make paper-notebook  execute notebooks/paper_to_code.ipynb: the GRPO equations vs the C++ (no run needed)
 #   make deps       install the missing Debian packages
 #   make clean
 
@@ -92,7 +93,7 @@ SUITES := $(foreach s,tensor autograd model data reward grpo,$(if $(wildcard tes
 TEST_BINS := $(foreach s,$(SUITES),$(BUILD)/test_$(s))
 TEST_MAIN := $(BUILD)/tests/main.o
 
-.PHONY: all test demo asan fuzz bench bench-gpu golden deps clean notebooks
+.PHONY: all test demo asan fuzz bench bench-gpu golden deps clean notebooks paper-notebook
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aha
@@ -186,6 +187,14 @@ golden:
 
 notebooks:
 	./scripts/notebooks.sh $(RUNS)
+
+# The paper-to-code notebook needs only the aha binary (`aha objective`); it
+# asserts that numpy and the C++ agree, so it fails when the objective changes.
+# The executed copy, outputs included, goes to $(BUILD)/notebooks/.
+paper-notebook: all
+	@command -v jupyter >/dev/null || { echo "paper-notebook: jupyter not found; pip install -r requirements.txt" >&2; exit 1; }
+	AHA_BIN=$(abspath $(BUILD)/aha) jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=120 \
+	  --output-dir $(BUILD)/notebooks notebooks/paper_to_code.ipynb
 
 # Install the Debian packages whose headers are missing (sudo when not root).
 DEB_HEADERS := libeigen3-dev:/usr/include/eigen3/Eigen/Dense doctest-dev:/usr/include/doctest/doctest.h \

@@ -30,4 +30,5 @@ void add_eval_command(CLI::App& app);
 void add_grpo_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_trace_command(CLI::App& app);  // `aha trace`: completions read claim by claim
+void add_objective_command(CLI::App& app);  // `aha objective`: the GRPO objective on one JSON case
 }  // namespace aha

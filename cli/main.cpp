@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   aha::add_grpo_command(app);
   aha::add_run_command(app);
   aha::add_trace_command(app);
+  aha::add_objective_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -70,7 +70,7 @@ void check_inputs(const ObjectiveInputs& in, const ObjectiveConfig& config) {
 
 }  // namespace
 
-Var grpo_loss(const ObjectiveInputs& in, const ObjectiveConfig& config) {
+ObjectiveTerms grpo_terms(const ObjectiveInputs& in, const ObjectiveConfig& config) {
   check_inputs(in, config);
   // Off the completions every log-prob is set to 0 (new, old and ref alike), so
   // rho = 1 and KL = 0 there: nothing overflows on padding, and mask * x has no
@@ -78,22 +78,28 @@ Var grpo_loss(const ObjectiveInputs& in, const ObjectiveConfig& config) {
   const Var mask(in.mask);
   const Var logprobs = mul(in.logprobs, mask);
   const Var advantages(in.advantages);
+  ObjectiveTerms terms;
 
   // rho_it = pi_theta / pi_old
-  const Var ratio = exp(sub(logprobs, Var(in.old_logprobs)));
+  terms.ratio = exp(sub(logprobs, Var(in.old_logprobs)));
   // min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A): the pessimistic bound
-  const Var unclipped = mul(ratio, advantages);
-  const Var clipped = mul(clamp(ratio, 1.0f - config.clip_low, 1.0f + config.clip_high), advantages);
-  Var per_token = minimum(unclipped, clipped);
+  const Var unclipped = mul(terms.ratio, advantages);
+  const Var clipped = mul(clamp(terms.ratio, 1.0f - config.clip_low, 1.0f + config.clip_high), advantages);
+  terms.surrogate = minimum(unclipped, clipped);
+  terms.objective = terms.surrogate;
 
   if (config.beta != 0.0f) {
     // KL_it = exp(log pi_ref - log pi_theta) - (log pi_ref - log pi_theta) - 1   (k3, >= 0)
     const Var log_ref_over_new = sub(Var(in.ref_logprobs), logprobs);
-    const Var kl = add_scalar(sub(exp(log_ref_over_new), log_ref_over_new), -1.0f);
-    per_token = sub(per_token, mul_scalar(kl, config.beta));
+    terms.kl = add_scalar(sub(exp(log_ref_over_new), log_ref_over_new), -1.0f);
+    terms.objective = sub(terms.surrogate, mul_scalar(terms.kl, config.beta));
   }
-  // J = sum_{i,t} w_it * per_token_it; we minimise -J.
-  return neg(sum_all(mul(per_token, Var(in.weights))));
+  return terms;
+}
+
+Var grpo_loss(const ObjectiveInputs& in, const ObjectiveConfig& config) {
+  // J = sum_{i,t} w_it * (surrogate_it - beta KL_it); we minimise -J.
+  return neg(sum_all(mul(grpo_terms(in, config).objective, Var(in.weights))));
 }
 
 ObjectiveStats objective_stats(const ObjectiveInputs& in, const ObjectiveConfig& config) {

@@ -49,7 +49,16 @@ struct ObjectiveInputs {
   Tensor mask;           // [N, T] 1 on completion tokens
 };
 
-// The loss we minimise, -J(theta):
+// The per-token terms of J, each [N, T]; off the completions rho = 1 and KL = 0.
+struct ObjectiveTerms {
+  Var ratio;      // rho_it = exp(log pi_theta - log pi_old)                         (R1 eq. 1)
+  Var surrogate;  // min(rho_it A_i, clip(rho_it, 1 - eps_low, 1 + eps_high) A_i)      (R1 eq. 1)
+  Var kl;         // KL_it = pi_ref/pi_theta - log(pi_ref/pi_theta) - 1 (R1 eq. 2, k3); undefined when beta = 0
+  Var objective;  // surrogate - beta KL: the term under J's sum
+};
+ObjectiveTerms grpo_terms(const ObjectiveInputs& in, const ObjectiveConfig& config);
+
+// The loss we minimise, -J(theta), the weighted sum of grpo_terms' objective:
 //
 //   J = sum_{i,t} w_it [ min(rho_it A_i, clip(rho_it, 1 - eps_low, 1 + eps_high) A_i) - beta KL_it ]
 //   rho_it = exp(log pi_theta - log pi_old)                       (DeepSeekMath eq. 3, per token)
