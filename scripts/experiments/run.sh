@@ -6,7 +6,8 @@
 # NAME: echo-chamber, structure-vs-content, scale, length, dynamic-sampling,
 # pass-at-k. Each grid is scripts/experiments/NAME.cells, one cell a line:
 # its name, then the `aha run` options that make it differ from the demo's
-# setting (cpu-tiny, 3-digit sums, README "The demo"). Each cell's run goes to
+# setting (cpu-tiny, 3-digit sums, README "The demo"), then optionally
+# "# why: ...", shown in summary.md while the cell is not run. Each cell's run goes to
 # runs/experiments/NAME/CELL/ (checkpoints and all) and its logs and evals to
 # results/experiments/NAME/CELL/; a cell whose results hold a summary.json is
 # done and skipped, so a grid cut short resumes where it stopped. Then
@@ -43,6 +44,7 @@ todo=()
 for name in "${names[@]}"; do
   while read -r cell options; do
     case "$cell" in ''|'#'*) continue;; esac
+    options="${options%%#*}"  # a trailing "# why: ..." says why a cell was not run (summary.md)
     if [ -f "results/experiments/$name/$cell/summary.json" ]; then
       echo "experiments: $name/$cell done, skipped"
     else
