@@ -40,7 +40,7 @@ CELL_TIMEOUT=${CELL_TIMEOUT:-1500}
 [ -x "$AHA" ] || die "$AHA is not built (run: make$([ "$DEVICE" = cuda ] && echo " CUDA=1"))"
 
 # Every cell of every named experiment, "NAME CELL OPTIONS...", unfinished ones only.
-todo=()
+pending=()
 for name in "${names[@]}"; do
   while read -r cell options; do
     case "$cell" in ''|'#'*) continue;; esac
@@ -48,11 +48,11 @@ for name in "${names[@]}"; do
     if [ -f "results/experiments/$name/$cell/summary.json" ]; then
       echo "experiments: $name/$cell done, skipped"
     else
-      todo+=("$name $cell $options")
+      pending+=("$name $cell $options")
     fi
   done < "scripts/experiments/$name.cells"
 done
-echo "experiments: ${#todo[@]} cell(s) to run on $DEVICE, $JOBS at once"
+echo "experiments: ${#pending[@]} cell(s) to run on $DEVICE, $JOBS at once"
 
 # One cell: the run, then (pass-at-k) its pass@k evals, then the files kept.
 run_cell() {
@@ -81,8 +81,8 @@ run_cell() {
 }
 export -f run_cell
 export AHA DEVICE CELL_TIMEOUT
-if [ ${#todo[@]} -gt 0 ]; then
-  printf '%s\n' "${todo[@]}" | xargs -P "$JOBS" -L 1 bash -c 'run_cell "$@"' _
+if [ ${#pending[@]} -gt 0 ]; then
+  printf '%s\n' "${pending[@]}" | xargs -P "$JOBS" -L 1 bash -c 'run_cell "$@"' _
 fi
 
 if [ "${REPORT:-1}" != 0 ]; then
