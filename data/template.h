@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "data/task.h"
+#include "data/problem.h"
 
 namespace aha {
 namespace data {

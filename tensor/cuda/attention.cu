@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "tensor/cuda/attention_grid.cuh"
 #include "tensor/cuda/attention_tc.h"
 #include "tensor/cuda/kernels.h"
 #include "tensor/cuda/launch.cuh"
@@ -37,7 +38,7 @@ namespace cuda {
 
 namespace {
 
-constexpr int kTile = kAttentionTile;          // queries (and keys) per tile (attention_tc.h)
+constexpr int kTile = kAttentionTile;          // queries (and keys) per tile (attention_grid.cuh)
 constexpr int kTeam = 16;                      // threads that share a row: a 16 x 16 thread grid
 constexpr int kAttentionThreads = kTeam * kTeam;
 constexpr int kRows = kTile / kTeam;           // rows (and score columns) per thread: 4

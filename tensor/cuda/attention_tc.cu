@@ -47,6 +47,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "tensor/cuda/attention_grid.cuh"
 #include "tensor/cuda/attention_tc.h"
 #include "tensor/cuda/attention_tiles.cuh"
 #include "tensor/cuda/bf16.cuh"

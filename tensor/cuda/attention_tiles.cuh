@@ -9,7 +9,7 @@
 #include <cuda_bf16.h>
 #include <mma.h>
 
-#include "tensor/cuda/attention_tc.h"
+#include "tensor/cuda/attention_grid.cuh"
 #include "tensor/cuda/bf16.cuh"
 
 namespace aha {
@@ -19,7 +19,7 @@ namespace tc {
 using namespace nvcuda;
 using bf16 = __nv_bfloat16;
 
-constexpr int kTile = kAttentionTile;              // queries (and keys) per tile (attention_tc.h)
+constexpr int kTile = kAttentionTile;              // queries (and keys) per tile (attention_grid.cuh)
 constexpr int kWarpRows = 16;                      // tile rows per warp: the WMMA M
 constexpr int kWarps = kTile / kWarpRows;          // 4
 constexpr int kTcThreads = kWarps * 32;
