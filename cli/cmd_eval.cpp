@@ -25,6 +25,7 @@ struct EvalArgs {
   std::string ckpt;
   std::string task;
   std::string split = "test";
+  std::vector<int> difficulties;  // empty: all the task's training difficulties
   int n = 1000;
   std::string ks = "1";
   bool greedy_only = false;
@@ -77,6 +78,7 @@ void run_eval(const EvalArgs& a, const CLI::App& cmd) {
     throw std::runtime_error("eval: --k '" + a.ks + "' asks for sampled completions, which --greedy-only turns off; "
                              "pass one or the other");
   config.ood = a.split == "ood";
+  config.difficulties = a.difficulties;
   if (a.n <= 0) throw std::runtime_error("eval: -n must be > 0, got " + std::to_string(a.n));
   config.n = a.n;
   config.ks = parse_ks(a.ks);
@@ -136,6 +138,10 @@ void add_eval_command(CLI::App& app) {
                   "test: Test-split problems at the training difficulties; ood: the task's harder, "
                   "out-of-distribution difficulty (Test split too)")
       ->capture_default_str();
+  cmd->add_option("--difficulties", a->difficulties,
+                  "test split only: draw the problems from these training difficulties, e.g. 2 "
+                  "(default: all of them, 1,2,3,4)")
+      ->delimiter(',');
   cmd->add_option("-n", a->n, "problems")->capture_default_str();
   cmd->add_option("--k", a->ks,
                   "pass@k for each k, e.g. 1,8,64: max(k) sampled completions per problem; "

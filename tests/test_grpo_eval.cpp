@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -94,6 +95,18 @@ TEST_CASE("eval_problems: a fixed set of Test-split problems") {
   CHECK(eval_problems(config)[7].text != a[7].text);
   config.ood = true;
   for (const data::Problem& p : eval_problems(config)) CHECK(p.difficulty == 5);
+
+  // --difficulties: only those, each drawn (40 draws from two: both appear).
+  config.ood = false;
+  config.n = 40;
+  config.difficulties = {2, 4};
+  std::map<int, int> seen;
+  for (const data::Problem& p : eval_problems(config)) {
+    CHECK((p.difficulty == 2 || p.difficulty == 4));
+    CHECK(data::split_of(p) == data::Split::Test);
+    seen[p.difficulty] += 1;
+  }
+  CHECK(seen.size() == 2);
 }
 
 TEST_CASE("aggregate: numbers from completions written by hand") {
@@ -312,6 +325,14 @@ TEST_CASE("evaluate: bad configs and models are refused") {
   bad = config;
   bad.batch_size = 0;
   CHECK_THROWS_WITH(evaluate(model, bad, false), doctest::Contains("batch_size"));
+  bad = config;
+  bad.difficulties = {5};  // the OOD difficulty is --split ood's, not a test-split difficulty
+  CHECK_THROWS_WITH(evaluate(model, bad, false), doctest::Contains("difficulty 5 (--difficulties) is not one of"));
+  bad.difficulties = {0};
+  CHECK_THROWS_WITH(evaluate(model, bad, false), doctest::Contains("difficulty 0"));
+  bad.difficulties = {2};
+  bad.ood = true;
+  CHECK_THROWS_WITH(evaluate(model, bad, false), doctest::Contains("the ood split is the task's difficulty 5"));
 
   GPT other_vocab(GPTConfig{10, 64, 16, 1, 2}, Device::CPU);
   CHECK_THROWS_WITH(evaluate(other_vocab, config, false), doctest::Contains("vocab_size"));

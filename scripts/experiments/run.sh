@@ -65,9 +65,15 @@ run_cell() {
     return 0
   fi
   if [ "$name" = pass-at-k ]; then
+    # The test split at the difficulties the run trained on (its summary.json
+    # says which), as the run's own evals; the ood split is difficulty 5.
+    local difficulties
+    difficulties=$(python3 -c 'import json, sys; print(",".join(map(str, json.load(open(sys.argv[1]))["grpo_config"]["difficulties"])))' "$run/summary.json")
     for model in base rl; do
       for split in test ood; do
-        timeout "$CELL_TIMEOUT" "$AHA" eval --ckpt "$run/$model.safetensors" --task add --split "$split" \
+        local only=()
+        [ "$split" = test ] && only=(--difficulties "$difficulties")
+        timeout "$CELL_TIMEOUT" "$AHA" eval --ckpt "$run/$model.safetensors" --task add --split "$split" "${only[@]}" \
           -n 100 --k 1,2,4,8,16,32,64,128,256 --device "$DEVICE" --out "$run/passk_${model}_$split.json" \
           >> "$run/run.log" 2>&1 || { echo "experiments: $name/$cell pass@k eval FAILED"; return 0; }
       done
