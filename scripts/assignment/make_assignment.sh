@@ -146,5 +146,5 @@ done
 [ ! -d "$OUT_ABS" ] || rmdir "$OUT_ABS"
 mv "$TMP" "$OUT_ABS"
 trap - EXIT
-echo "make_assignment: wrote $OUT_ABS: ${#wanted[@]} exercises (${wanted[*]}), $blanked regions blanked"
+echo "make_assignment: wrote $OUT_ABS with ${#wanted[@]} exercise(s) blanked (${wanted[*]}; $blanked region(s))"
 echo "  students: cd $OUT && make check EX=NAME   (make check lists the names)"
