@@ -3,6 +3,8 @@
 #   make            build build/aha (CUDA backend when nvcc is found; CUDA=0 off, CUDA=1 on)
 #                   in parallel, one job per core, unless -j is given (make -j1 for one at a time)
 #   make test       build and run every doctest suite (non-zero exit on any failure)
+#   make check EX=NAME   grade one exercise: build only its suite, run only its tests (EX=all: every one;
+#                   no EX: the list); make assignment OUT=dir writes the student copy (README "For teachers")
 #   make demo       the main job: the cpu-tiny pipeline
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer (CPU only)
 #   make fuzz       libFuzzer targets (clang) for the tokenizer, answer parser, expression evaluator, trace
@@ -93,7 +95,7 @@ SUITES := $(foreach s,tensor autograd model data reward grpo,$(if $(wildcard tes
 TEST_BINS := $(foreach s,$(SUITES),$(BUILD)/test_$(s))
 TEST_MAIN := $(BUILD)/tests/main.o
 
-.PHONY: all test demo asan fuzz bench bench-gpu golden deps clean notebooks paper-notebook
+.PHONY: all test check assignment demo asan fuzz bench bench-gpu golden deps clean notebooks paper-notebook
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/aha
@@ -121,6 +123,17 @@ test: deps
 	@$(MAKE) --no-print-directory --output-sync=target $(TEST_BINS) $(BUILD)/aha
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; $$t || fail=1; done; \
 	 if [ $$fail -ne 0 ]; then echo "make test: FAILED"; exit 1; fi; echo "make test: all suites passed"
+
+# ---- the exercises (scripts/assignment/exercises.tsv; README "For teachers") ----
+# check: build only the suite that grades EX and run only its grading tests
+# ($(MAKE) in the line: the script's make shares this make's jobs).
+check: deps
+	@BUILD=$(BUILD) MAKE="$(MAKE) --output-sync=target" scripts/assignment/check.sh $(EX)
+
+# assignment: the student copy, each exercise's body replaced by a throw naming it.
+assignment:
+	@[ -n "$(OUT)" ] || { echo "make assignment: say where: make assignment OUT=dir [EX=name,name]" >&2; exit 2; }
+	@scripts/assignment/make_assignment.sh $(if $(EX),--only $(EX)) "$(OUT)"
 
 demo: deps all
 	./scripts/demo.sh $(BUILD)/aha

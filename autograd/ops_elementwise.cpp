@@ -47,17 +47,20 @@ Var sub(const Var& a, const Var& b) {
 // y = a * b:  da = dy * b,  db = sum_to_shape(dy * a)
 Var mul(const Var& a, const Var& b) {
   return make_result(mul(a.value(), b.value()), "mul", {a, b}, [](Node& self) {
+    // BEGIN EXERCISE mul_backward: accumulate da and db (as above) into the parents that require grad
     Node& na = *self.parents[0];
     Node& nb = *self.parents[1];
     if (na.requires_grad) accumulate_grad(na, mul(self.grad, nb.value));
     if (nb.requires_grad)
       accumulate_grad(nb, sum_to_shape(mul(self.grad, na.value), nb.value.shape()));
+    // END EXERCISE mul_backward
   });
 }
 
 // y = a / b:  da = dy / b,  db = sum_to_shape(-dy * a / b^2) = -sum_to_shape(dy * y / b)
 Var div(const Var& a, const Var& b) {
   return make_result(div(a.value(), b.value()), "div", {a, b}, [](Node& self) {
+    // BEGIN EXERCISE div_backward: accumulate da and db (as above) into the parents that require grad
     Node& na = *self.parents[0];
     Node& nb = *self.parents[1];
     if (na.requires_grad) accumulate_grad(na, div(self.grad, nb.value));
@@ -65,6 +68,7 @@ Var div(const Var& a, const Var& b) {
       Tensor dy_y_over_b = div(mul(self.grad, self.value), nb.value);
       accumulate_grad(nb, mul_scalar(sum_to_shape(dy_y_over_b, nb.value.shape()), -1.0f));
     }
+    // END EXERCISE div_backward
   });
 }
 
@@ -114,7 +118,9 @@ Var clamp(const Var& a, float lo, float hi) {
 // y = e^a:  da = dy * e^a = dy * y
 Var exp(const Var& a) {
   return make_result(exp(a.value()), "exp", {a}, [](Node& self) {
+    // BEGIN EXERCISE exp_backward: accumulate da = dy * y into the parent (y = e^a is the node's value)
     accumulate_grad(*self.parents[0], mul(self.grad, self.value));
+    // END EXERCISE exp_backward
   });
 }
 

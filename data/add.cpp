@@ -100,6 +100,7 @@ std::string sum_expression(const Problem& problem) {
 // "check 1223-376=847 agrees": subtract the addends back off the concluded
 // sum, last first; it agrees when the first addend is what is left.
 std::string check_line(const Problem& problem, int64_t concluded) {
+  // BEGIN EXERCISE add_check_line: the check line above, for two or three addends
   std::string line = "check";
   int64_t rest = concluded;
   for (size_t k = problem.numbers.size() - 1; k >= 1; --k) {
@@ -109,6 +110,7 @@ std::string check_line(const Problem& problem, int64_t concluded) {
     rest = next;
   }
   return line + (rest == problem.numbers[0] ? " agrees" : " disagrees");
+  // END EXERCISE add_check_line
 }
 
 }  // namespace

@@ -6,12 +6,15 @@
 
 namespace aha {
 
+// A_i = (r_i - mean(r_g)) / (std(r_g) + eps), or r_i - mean(r_g) without
+// scale_by_std, for each group g (grpo/advantage.h).
 std::vector<float> group_advantages(const std::vector<float>& rewards, int group_size, bool scale_by_std,
                                     float eps) {
   if (group_size < 1 || rewards.size() % (size_t)group_size != 0)
     throw std::runtime_error("group_advantages: " + std::to_string(rewards.size()) +
                              " rewards do not split into groups of " + std::to_string(group_size));
   std::vector<float> advantages(rewards.size());
+  // BEGIN EXERCISE group_advantages: each group's mean and population std, then every member's A_i
   for (size_t start = 0; start < rewards.size(); start += (size_t)group_size) {
     double mean = 0.0;
     for (int i = 0; i < group_size; ++i) mean += rewards[start + i];
@@ -25,6 +28,7 @@ std::vector<float> group_advantages(const std::vector<float>& rewards, int group
       advantages[start + i] = (float)(scale_by_std ? centred / (std_dev + eps) : centred);
     }
   }
+  // END EXERCISE group_advantages
   return advantages;
 }
 

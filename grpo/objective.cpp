@@ -26,6 +26,7 @@ std::vector<float> token_weights(LossVariant variant, const std::vector<float>& 
   if (num_rows <= 0 || mask.size() % (size_t)num_rows != 0)
     throw std::runtime_error("token_weights: a mask of " + std::to_string(mask.size()) + " entries is not " +
                              std::to_string(num_rows) + " rows");
+  // BEGIN EXERCISE token_weights: w[i, t] = mask[i, t] * the variant's row weight (grpo/objective.h)
   const size_t T = mask.size() / (size_t)num_rows;
   std::vector<double> lengths((size_t)num_rows, 0.0);
   double total_tokens = 0.0;
@@ -48,6 +49,7 @@ std::vector<float> token_weights(LossVariant variant, const std::vector<float>& 
     for (size_t t = 0; t < T; ++t) weights[i * T + t] = (float)(mask[i * T + t] * row_weight);
   }
   return weights;
+  // END EXERCISE token_weights
 }
 
 namespace {
@@ -75,6 +77,7 @@ ObjectiveTerms grpo_terms(const ObjectiveInputs& in, const ObjectiveConfig& conf
   // Off the completions every log-prob is set to 0 (new, old and ref alike), so
   // rho = 1 and KL = 0 there: nothing overflows on padding, and mask * x has no
   // gradient where mask = 0.
+  // BEGIN EXERCISE grpo_loss: ratio, surrogate, kl (when beta != 0) and objective, per token (grpo/objective.h)
   const Var mask(in.mask);
   const Var logprobs = mul(in.logprobs, mask);
   const Var advantages(in.advantages);
@@ -95,11 +98,14 @@ ObjectiveTerms grpo_terms(const ObjectiveInputs& in, const ObjectiveConfig& conf
     terms.objective = sub(terms.surrogate, mul_scalar(terms.kl, config.beta));
   }
   return terms;
+  // END EXERCISE grpo_loss
 }
 
 Var grpo_loss(const ObjectiveInputs& in, const ObjectiveConfig& config) {
   // J = sum_{i,t} w_it * (surrogate_it - beta KL_it); we minimise -J.
+  // BEGIN EXERCISE grpo_loss: -J from grpo_terms' objective and the weights
   return neg(sum_all(mul(grpo_terms(in, config).objective, Var(in.weights))));
+  // END EXERCISE grpo_loss
 }
 
 ObjectiveStats objective_stats(const ObjectiveInputs& in, const ObjectiveConfig& config) {

@@ -35,12 +35,14 @@ bool answer_is_correct(const data::Problem& problem, const std::string& answer) 
 }
 
 Reward score(const data::Problem& problem, const std::string& completion, const RewardConfig& config) {
+  // BEGIN EXERCISE reward: accuracy and format of the parsed completion, and their sum (reward/reward.h)
   const ParsedCompletion parsed = parse_completion(completion);
   Reward reward;
   reward.accuracy = parsed.has_answer && answer_is_correct(problem, parsed.answer) ? 1.0f : 0.0f;
   reward.format = parsed.well_formed ? config.format_bonus : 0.0f;
   reward.total = reward.accuracy + reward.format;
   return reward;
+  // END EXERCISE reward
 }
 
 }  // namespace reward

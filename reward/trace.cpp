@@ -110,12 +110,14 @@ class Reader {
       c.text = parts[k] + "=" + parts[k + 1];
       c.lhs = parts[k];
       c.written = plain_value(parts[k + 1]);
+      // BEGIN EXERCISE trace_claim: does parts[k] = parts[k + 1] hold? If not, c.truth says what is true
       const ExpressionValue& lhs = values[k];
       const ExpressionValue& rhs = values[k + 1];
       c.holds = lhs.ok && rhs.ok && lhs.value == rhs.value;
       if (!c.holds)
         c.truth = lhs.ok ? parts[k] + "=" + std::to_string(lhs.value)
                          : parts[k] + " has no exact value (" + lhs.error + ")";
+      // END EXERCISE trace_claim
       r_.claims.push_back(c);
     }
     return first;

@@ -106,14 +106,24 @@ inline GradCheck compare_gradients(const Forward& forward, const std::vector<Val
     REQUIRE(analytic[i].size() == inputs[i].size());
     const std::vector<double> numeric = numeric_gradient(forward, inputs, i, dy, options.step);
     double max_diff = 0.0, max_numeric = 0.0;
+    size_t worst = 0;  // the element furthest off; a NaN counts as furthest (it must fail, not vanish in a max)
     for (size_t j = 0; j < numeric.size(); ++j) {
       max_numeric = std::max(max_numeric, std::fabs(numeric[j]));
-      max_diff = std::max(max_diff, std::fabs(numeric[j] - (double)analytic[i][j]));
+      const double diff = std::fabs(numeric[j] - (double)analytic[i][j]);
+      if (std::isnan(max_diff)) continue;
+      if (std::isnan(diff) || diff > max_diff) {
+        max_diff = diff;
+        worst = j;
+      }
     }
     const double error = max_diff / std::max(max_numeric, options.floor);
     result.max_error = std::max(result.max_error, std::isnan(error) ? INFINITY : error);
-    report << "input " << i << " (" << inputs[i].size() << " values): max |numeric| " << max_numeric
-           << ", max |numeric - analytic| " << max_diff << ", error " << error << "\n";
+    // The worst element as expected (finite differences) vs got (the backward):
+    // what a student fixing a backward wants to see first.
+    report << "input " << i << " (" << inputs[i].size() << " values): worst at element " << worst
+           << ": expected " << numeric[worst] << " (finite differences), got " << analytic[i][worst]
+           << " (backward); max |expected| " << max_numeric << ", error " << error << " (tolerance "
+           << options.tolerance << ")\n";
   }
   result.report = report.str();
   return result;

@@ -1,6 +1,8 @@
 // tests/gradcheck.h for the autograd's Var ops: the analytic gradient comes
 // from backward() of L = sum(dy * f(x)), the numeric one from f's forward under
-// NoGradGuard. One line per op:
+// NoGradGuard. L is formed as the product [1, n] x [n, 1] (matmul), not with
+// mul: mul's backward is an exercise (scripts/assignment/exercises.tsv), and
+// checking exp or div must not need it. One line per op:
 //   check_var_gradients([](const std::vector<Var>& v) { return gelu(v[0]); }, {x});
 #pragma once
 
@@ -32,7 +34,9 @@ inline GradCheck var_grad_check(const VarFunction& f, const std::vector<aha::Ten
     std::vector<aha::Var> vars;
     for (const aha::Tensor& t : tensors(values)) vars.push_back(aha::Var(t, true));
     aha::Var y = f(vars);
-    aha::Var loss = aha::sum_all(aha::mul(aha::Var(aha::Tensor::from_vector(dy, y.shape())), y));
+    const int64_t n = y.shape().numel();
+    const aha::Var dy_column(aha::Tensor::from_vector(dy, aha::Shape{n, 1}));
+    aha::Var loss = aha::matmul(aha::reshape(y, aha::Shape{1, n}), dy_column);  // [1, 1]
     loss.backward();
     std::vector<Values> grads;
     for (size_t i = 0; i < vars.size(); ++i)

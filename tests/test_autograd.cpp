@@ -181,12 +181,15 @@ TEST_CASE("matmul: only the inputs that require grad get a gradient") {
 
 // ---- elementwise ----
 
-TEST_CASE("binary ops: gradients with every broadcast of b") {
+namespace {
+
+// A binary op's gradients for a and b, checked for every broadcast of b.
+void check_binary_op(const char* name, Var (*fn)(const Var&, const Var&)) {
   struct Case {
     const char* name;
     Shape a, b;
   };
-  std::vector<Case> cases = {
+  const std::vector<Case> cases = {
       {"same shape", Shape{3, 4}, Shape{3, 4}},
       {"same shape, one element", Shape{1}, Shape{1}},
       {"same 3-D", Shape{2, 3, 5}, Shape{2, 3, 5}},
@@ -197,23 +200,73 @@ TEST_CASE("binary ops: gradients with every broadcast of b") {
       {"one value [1]", Shape{2, 3, 5}, Shape{1}},
       {"one value [1, 1]", Shape{3, 1}, Shape{1, 1}},
   };
-  struct Op {
-    const char* name;
-    Var (*fn)(const Var&, const Var&);
-  };
-  std::vector<Op> ops = {{"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}};
   for (const Case& c : cases) {
-    for (const Op& op : ops) {
-      INFO(op.name, " ", c.name, " a ", c.a.str(), " b ", c.b.str());
-      Tensor a = random_tensor(c.a, 31);
-      // div's denominator stays away from 0, and its sign is mixed
-      Tensor b = std::string(op.name) == "div"
-                     ? mul(uniform_tensor(c.b, 32, 0.5f, 2.0f), away_from(random_tensor(c.b, 33), {0.0f}, 0.3f))
-                     : random_tensor(c.b, 32);
-      auto fn = op.fn;
-      check_gradients([fn](const std::vector<Var>& v) { return fn(v[0], v[1]); }, {a, b});
-    }
+    INFO(name, " ", c.name, " a ", c.a.str(), " b ", c.b.str());
+    Tensor a = random_tensor(c.a, 31);
+    // div's denominator stays away from 0, and its sign is mixed
+    Tensor b = std::string(name) == "div"
+                   ? mul(uniform_tensor(c.b, 32, 0.5f, 2.0f), away_from(random_tensor(c.b, 33), {0.0f}, 0.3f))
+                   : random_tensor(c.b, 32);
+    check_gradients([fn](const std::vector<Var>& v) { return fn(v[0], v[1]); }, {a, b});
   }
+}
+
+// The gradient a backward left in `x`, element by element against values
+// computed by hand; a failure names the element, expected and got.
+void check_grad_by_hand(const char* what, const Var& x, const std::vector<double>& expected) {
+  REQUIRE_MESSAGE(x.grad().defined(), what, ": no gradient reached it");
+  const std::vector<float> got = x.grad().to_vector();
+  REQUIRE(got.size() == expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO(what, "[", i, "]");
+    CHECK(got[i] == doctest::Approx(expected[i]).epsilon(1e-6));
+  }
+}
+
+Var leaf(const std::vector<float>& values, const Shape& shape) {
+  return Var(Tensor::from_vector(values, shape), true);
+}
+
+}  // namespace
+
+TEST_CASE("binary ops: add and sub gradients with every broadcast of b") {
+  check_binary_op("add", add);
+  check_binary_op("sub", sub);
+}
+
+// y = a * b: da = dy * b, db = dy * a summed to b's shape.
+TEST_CASE("mul: gradients with every broadcast of b, and by hand") {
+  check_binary_op("mul", mul);
+  // L = sum(a * b): da = b, db = a
+  Var a = leaf({1, 2, 3}, Shape{3}), b = leaf({4, 5, 6}, Shape{3});
+  sum_all(mul(a, b)).backward();
+  check_grad_by_hand("same shape: da", a, {4, 5, 6});
+  check_grad_by_hand("same shape: db", b, {1, 2, 3});
+  // b one value: da = b everywhere, db = sum of a
+  Var m = leaf({1, 2, 3, 4, 5, 6}, Shape{2, 3}), s = leaf({2}, Shape{1});
+  sum_all(mul(m, s)).backward();
+  check_grad_by_hand("one value: da", m, {2, 2, 2, 2, 2, 2});
+  check_grad_by_hand("one value: db", s, {21});
+  // b a vector over the last dim: db[c] = sum over rows of a[., c]
+  Var m2 = leaf({1, 2, 3, 4, 5, 6}, Shape{2, 3}), v = leaf({1, -1, 2}, Shape{3});
+  sum_all(mul(m2, v)).backward();
+  check_grad_by_hand("vector: da", m2, {1, -1, 2, 1, -1, 2});
+  check_grad_by_hand("vector: db", v, {5, 7, 9});
+}
+
+// y = a / b: da = dy / b, db = -dy a / b^2 summed to b's shape.
+TEST_CASE("div: gradients with every broadcast of b, and by hand") {
+  check_binary_op("div", div);
+  // L = sum(a / b): da = 1 / b, db = -a / b^2
+  Var a = leaf({1, 2, 3}, Shape{3}), b = leaf({2, 4, -8}, Shape{3});
+  sum_all(div(a, b)).backward();
+  check_grad_by_hand("same shape: da", a, {0.5, 0.25, -0.125});
+  check_grad_by_hand("same shape: db", b, {-0.25, -0.125, -3.0 / 64});
+  // b one value 2: da = 1/2 everywhere, db = -(1 + 2 + 3) / 4
+  Var a2 = leaf({1, 2, 3}, Shape{3}), s = leaf({2}, Shape{1});
+  sum_all(div(a2, s)).backward();
+  check_grad_by_hand("one value: da", a2, {0.5, 0.5, 0.5});
+  check_grad_by_hand("one value: db", s, {-1.5});
 }
 
 TEST_CASE("minimum: gradients, and ties send the gradient to a") {
@@ -241,7 +294,6 @@ TEST_CASE("unary ops: gradients on several shapes") {
     check_gradients([](const std::vector<Var>& v) { return add_scalar(v[0], 0.7f); }, {x});
     check_gradients([](const std::vector<Var>& v) { return mul_scalar(v[0], -1.7f); }, {x});
     check_gradients([](const std::vector<Var>& v) { return neg(v[0]); }, {x});
-    check_gradients([](const std::vector<Var>& v) { return exp(v[0]); }, {x});
     check_gradients([](const std::vector<Var>& v) { return tanh(v[0]); }, {x});
     check_gradients([](const std::vector<Var>& v) { return gelu(v[0]); }, {x});
     check_gradients([](const std::vector<Var>& v) { return log(v[0]); }, {positive});
@@ -252,6 +304,18 @@ TEST_CASE("unary ops: gradients on several shapes") {
     Tensor x_clamp = away_from(x, {-0.5f, 0.8f}, 0.05f);
     check_gradients([](const std::vector<Var>& v) { return clamp(v[0], -0.5f, 0.8f); }, {x_clamp}, 1e-3f);
   }
+}
+
+// y = e^a: da = dy * e^a.
+TEST_CASE("exp: gradients on several shapes, and by hand") {
+  for (const Shape& s : {Shape{1}, Shape{7}, Shape{3, 5}, Shape{2, 3, 4}}) {
+    INFO("shape ", s.str());
+    check_gradients([](const std::vector<Var>& v) { return exp(v[0]); }, {random_tensor(s, 51)});
+  }
+  // L = sum(e^a): da = e^a
+  Var a = leaf({0, 1, -1, 2}, Shape{4});
+  sum_all(exp(a)).backward();
+  check_grad_by_hand("da", a, {1.0, std::exp(1.0), std::exp(-1.0), std::exp(2.0)});
 }
 
 TEST_CASE("clamp: the bounds themselves pass the gradient, outside gets none") {

@@ -652,6 +652,38 @@ TEST_CASE("solutions: add, 10,000 problems, every line checks") { check_solution
 TEST_CASE("solutions: mul, 10,000 problems, every line checks") { check_solutions(TaskKind::Mul); }
 TEST_CASE("solutions: countdown, 10,000 problems, every line checks") { check_solutions(TaskKind::Countdown); }
 
+// The verify style's check line (data/add.cpp: check_line) on problems built by
+// hand: the addends subtracted back off the concluded sum, last first.
+TEST_CASE("solutions: add, the check line of verify and correct, by hand") {
+  Generator rng(1);
+  Problem two;
+  two.task = TaskKind::Add;
+  two.difficulty = 2;
+  two.text = "what is 847+376?";
+  two.numbers = {847, 376};
+  two.target = 1223;
+  two.answer = "1223";
+  CHECK(split(solve_add(two, Style::Verify, rng, false).think, '\n').back() == "check 1223-376=847 agrees");
+
+  Problem three = two;
+  three.difficulty = 4;
+  three.text = "what is 5432+1234+1111?";
+  three.numbers = {5432, 1234, 1111};
+  three.target = 7777;
+  three.answer = "7777";
+  CHECK(split(solve_add(three, Style::Verify, rng, false).think, '\n').back() ==
+        "check 7777-1111=6666 6666-1234=5432 agrees");
+
+  // correct: a slipped sum X is concluded first ("so X"), then checked the same way, and disagrees
+  const std::vector<std::string> lines = split(solve_add(two, Style::Correct, rng, false).think, '\n');
+  size_t so = 0;
+  while (so < lines.size() && !starts_with(lines[so], "so ")) ++so;
+  REQUIRE(so + 1 < lines.size());
+  const int64_t slipped = to_int(lines[so].substr(3));
+  REQUIRE(slipped != 1223);
+  CHECK(lines[so + 1] == "check " + std::to_string(slipped) + "-376=" + std::to_string(slipped - 376) + " disagrees");
+}
+
 TEST_CASE("solutions: the reference evaluator itself") {
   CHECK(ref_eval("(25-7)*3+50").value == 104);
   CHECK(ref_eval("2+3*4").value == 14);

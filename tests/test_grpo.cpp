@@ -109,6 +109,67 @@ TEST_CASE("one token by hand: clip binds, then the k3 KL") {
   CHECK(stats.kl == doctest::Approx(0.0408182).epsilon(1e-5));
 }
 
+TEST_CASE("grpo_loss: per-token terms, loss and gradient by hand, with the weights and advantages given") {
+  // Two completions on T = 3 (the first has 2 tokens). rho = e^(new - old):
+  // row 0: 1.105 (inside the clip), 1 ; row 1 (A < 0): 1.350 (above 1.2: the
+  // unclipped rho A is the smaller, it counts), 0.670 (below 0.8: the clipped
+  // term counts, no gradient but the KL's), 1.051.
+  const int N = 2, T = 3;
+  const std::vector<float> mask = {1, 1, 0, 1, 1, 1};
+  const std::vector<float> logp = {-0.5f, -1.0f, -7.0f, -0.2f, -2.0f, -0.3f};
+  const std::vector<float> old = {-0.6f, -1.0f, 0.0f, -0.5f, -1.6f, -0.35f};
+  const std::vector<float> ref = {-0.7f, -0.9f, 0.0f, -0.4f, -2.1f, -0.2f};
+  const std::vector<float> adv = {0.8f, 0.8f, 0.0f, -1.2f, -1.2f, -1.2f};
+  const std::vector<float> w = {0.5f, 0.5f, 0.0f, 0.2f, 0.3f, 0.5f};
+  ObjectiveConfig config;
+  config.beta = 0.05f;
+  ObjectiveInputs in;
+  in.logprobs = leaf(logp, Shape{N, T});
+  in.old_logprobs = constant(old, Shape{N, T});
+  in.ref_logprobs = constant(ref, Shape{N, T});
+  in.advantages = constant(adv, Shape{N, T});
+  in.weights = constant(w, Shape{N, T});
+  in.mask = constant(mask, Shape{N, T});
+
+  const ObjectiveTerms terms = grpo_terms(in, config);
+  REQUIRE(terms.ratio.defined());
+  REQUIRE(terms.kl.defined());
+  const std::vector<float> ratio = terms.ratio.value().to_vector(), kl = terms.kl.value().to_vector();
+  const std::vector<float> objective = terms.objective.value().to_vector();
+  for (int k = 0; k < N * T; ++k) {
+    CAPTURE(k);
+    const double rho = mask[k] ? std::exp((double)logp[k] - old[k]) : 1.0;  // off the completion: rho = 1, KL = 0
+    const double d = mask[k] ? (double)ref[k] - logp[k] : 0.0;
+    CHECK(ratio[k] == doctest::Approx(rho).epsilon(1e-5));
+    CHECK(kl[k] == doctest::Approx(std::exp(d) - d - 1).epsilon(1e-5));
+    if (mask[k]) {
+      const double want = term(logp[k], old[k], ref[k], adv[k], config.clip_low, config.clip_high, config.beta);
+      CHECK(objective[k] == doctest::Approx(want).epsilon(1e-5));
+    }
+  }
+
+  Var loss = grpo_loss(in, config);
+  double expected = 0.0;
+  for (int k = 0; k < N * T; ++k) {
+    if (mask[k]) expected -= w[k] * term(logp[k], old[k], ref[k], adv[k], config.clip_low, config.clip_high, config.beta);
+  }
+  CHECK(loss.value().item() == doctest::Approx(expected).epsilon(1e-5));
+  loss.backward();
+  const std::vector<float> grad = in.logprobs.grad().to_vector();
+  for (int k = 0; k < N * T; ++k) {
+    CAPTURE(k);
+    if (!mask[k]) {
+      CHECK(grad[k] == 0.0f);  // padding: no gradient, whatever its log-prob
+      continue;
+    }
+    auto term_at = [&](double lp) {
+      return term(lp, old[k], ref[k], adv[k], config.clip_low, config.clip_high, config.beta);
+    };
+    const double fd = -w[k] * aha_test::central_difference(term_at, logp[k], 1e-4);
+    CHECK(grad[k] == doctest::Approx(fd).epsilon(1e-3));
+  }
+}
+
 TEST_CASE("two groups by hand: loss and gradient of each variant") {
   // Two prompts, G = 2; completions of 2, 1, 3 and 2 tokens on T = 3.
   const int N = 4, T = 3;

@@ -22,6 +22,7 @@ void axpy(float* a, const float* b, int64_t n, float alpha) {
 // large t is where float pow drifts.
 void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
            const AdamWParams& hp) {
+  // BEGIN EXERCISE adamw_step: the update above for each of the n elements, in place
   float correction1 = (float)(1.0 - std::pow((double)hp.beta1, (double)hp.step));
   float correction2 = (float)(1.0 - std::pow((double)hp.beta2, (double)hp.step));
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMinWork)
@@ -33,6 +34,7 @@ void adamw(float* param, const float* grad, float* m, float* v, int64_t n,
     float v_hat = v[i] / correction2;
     param[i] -= hp.lr * (m_hat / (std::sqrt(v_hat) + hp.eps) + hp.weight_decay * param[i]);
   }
+  // END EXERCISE adamw_step
 }
 
 // out[0] = sum_t sum_i tensors[t][i]^2: each tensor's sum as the one-tensor

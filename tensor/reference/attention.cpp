@@ -67,6 +67,7 @@ void causal_attention_forward(const float* q, const float* k, const float* v, fl
 void causal_attention_backward(const float* q, const float* k, const float* v, const float* att,
                                const float* dy, float* dq, float* dk, float* dv, int64_t B, int64_t T,
                                int64_t H, int64_t D) {
+  // BEGIN EXERCISE attention_backward: dq, dk, dv (zeroed first) from the three steps above, per (b, h, t)
   const int64_t C = H * D;
   const float scale = 1.0f / std::sqrt((float)D);
   for (int64_t i = 0; i < B * T * C; ++i) dq[i] = dk[i] = dv[i] = 0.0f;
@@ -99,6 +100,7 @@ void causal_attention_backward(const float* q, const float* k, const float* v, c
           }
         }
       }
+  // END EXERCISE attention_backward
 }
 
 }  // namespace reference

@@ -47,6 +47,7 @@ void cross_entropy_forward(const float* logits, const float* targets, const floa
 //   together:         dz_ij = dloss m_i / count (softmax(z_i)_j - [j = t_i])
 void cross_entropy_backward(const float* logits, const float* targets, const float* mask, float dloss,
                             float* dlogits, int64_t N, int64_t V) {
+  // BEGIN EXERCISE cross_entropy_backward: dz_ij = dloss m_i / count (softmax(z_i)_j - [j = t_i]), 0 on masked rows
   double count = 0.0;
   for (int64_t i = 0; i < N; ++i) count += mask[i];
   if (count < 1.0) count = 1.0;
@@ -68,6 +69,7 @@ void cross_entropy_backward(const float* logits, const float* targets, const flo
       dz[j] = (float)(dl * (p - (j == t ? 1.0 : 0.0)));
     }
   }
+  // END EXERCISE cross_entropy_backward
 }
 
 }  // namespace reference

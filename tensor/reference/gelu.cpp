@@ -32,6 +32,7 @@ void gelu_forward(const float* x, float* y, int64_t n) {
 //   in the forward pass this was: u = sqrt(2/pi) (x + 0.044715 x^3)
 //   so now we have:   dx += sqrt(2/pi) (1 + 3 * 0.044715 x^2) du
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+  // BEGIN EXERCISE gelu_backward: dx from dy through the three forward lines, last first
   for (int64_t i = 0; i < n; ++i) {
     const float u = kSqrt2OverPi * (x[i] + kCubic * x[i] * x[i] * x[i]);
     const float t = std::tanh(u);
@@ -41,6 +42,7 @@ void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
     g += kSqrt2OverPi * (1.0f + 3.0f * kCubic * x[i] * x[i]) * du;
     dx[i] = g;
   }
+  // END EXERCISE gelu_backward
 }
 
 }  // namespace reference

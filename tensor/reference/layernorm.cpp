@@ -56,6 +56,7 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, fl
 void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
                         const float* rstd, float* dx, float* dgamma, float* dbeta, int64_t rows,
                         int64_t cols) {
+  // BEGIN EXERCISE layernorm_backward: dx, dgamma, dbeta, one forward line at a time from the last
   std::vector<double> dgamma_sum((size_t)cols, 0.0), dbeta_sum((size_t)cols, 0.0);
   std::vector<double> dxm((size_t)cols);
   for (int64_t r = 0; r < rows; ++r) {
@@ -85,6 +86,7 @@ void layernorm_backward(const float* dy, const float* x, const float* gamma, con
     dgamma[i] = (float)dgamma_sum[(size_t)i];
     dbeta[i] = (float)dbeta_sum[(size_t)i];
   }
+  // END EXERCISE layernorm_backward
 }
 
 }  // namespace reference

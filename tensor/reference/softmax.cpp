@@ -37,6 +37,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
 //   in the forward pass this was: e_j = exp(x_j - m)
 //   so now we have:   dx_j = de_j e_j = y_j (dy_j - sum_k dy_k y_k)
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
+  // BEGIN EXERCISE softmax_backward: for each row, dx_j = y_j (dy_j - sum_k dy_k y_k)
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* dyr = dy + r * cols;
@@ -45,6 +46,7 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
     for (int64_t k = 0; k < cols; ++k) dot += (double)dyr[k] * yr[k];
     for (int64_t j = 0; j < cols; ++j) dxr[j] = (float)(yr[j] * (dyr[j] - dot));
   }
+  // END EXERCISE softmax_backward
 }
 
 // y_j = log softmax(x)_j = (x_j - m) - log s, with m and s as above.
