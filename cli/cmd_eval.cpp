@@ -77,6 +77,9 @@ void run_eval(const EvalArgs& a, const CLI::App& cmd) {
   if (a.greedy_only && cmd.count("--k"))
     throw std::runtime_error("eval: --k '" + a.ks + "' asks for sampled completions, which --greedy-only turns off; "
                              "pass one or the other");
+  if (a.split == "ood" && !a.difficulties.empty())
+    throw std::runtime_error("eval: --difficulties are the test split's; --split ood is the task's harder "
+                             "difficulty alone");
   config.ood = a.split == "ood";
   config.difficulties = a.difficulties;
   if (a.n <= 0) throw std::runtime_error("eval: -n must be > 0, got " + std::to_string(a.n));

@@ -87,12 +87,9 @@ void EvalConfig::validate() const {
   if (batch_size <= 0) throw std::runtime_error("eval: batch_size must be > 0, got " + std::to_string(batch_size));
   if (keep_samples < 0)
     throw std::runtime_error("eval: keep_samples must be >= 0, got " + std::to_string(keep_samples));
-  // An explicit list is the Test split's (--split test); the OOD split has its own difficulty.
-  if (ood && !difficulties.empty())
-    throw std::runtime_error("eval: difficulties (--difficulties) are the test split's; the ood split is the task's "
-                             "difficulty " + std::to_string(data::task_spec(task).ood_difficulty) + " alone");
+  // The list is the Test split's (the OOD split has its own difficulty and ignores it).
   const std::vector<int>& train = data::task_spec(task).train_difficulties;
-  for (int d : difficulties)
+  for (int d : ood ? std::vector<int>{} : difficulties)
     if (std::find(train.begin(), train.end(), d) == train.end())
       throw std::runtime_error("eval: difficulty " + std::to_string(d) + " (--difficulties) is not one of " +
                                data::task_name(task) + "'s training difficulties 1.." + std::to_string(train.back()) +

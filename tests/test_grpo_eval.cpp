@@ -330,9 +330,6 @@ TEST_CASE("evaluate: bad configs and models are refused") {
   CHECK_THROWS_WITH(evaluate(model, bad, false), doctest::Contains("difficulty 5 (--difficulties) is not one of"));
   bad.difficulties = {0};
   CHECK_THROWS_WITH(evaluate(model, bad, false), doctest::Contains("difficulty 0"));
-  bad.difficulties = {2};
-  bad.ood = true;
-  CHECK_THROWS_WITH(evaluate(model, bad, false), doctest::Contains("the ood split is the task's difficulty 5"));
 
   GPT other_vocab(GPTConfig{10, 64, 16, 1, 2}, Device::CPU);
   CHECK_THROWS_WITH(evaluate(other_vocab, config, false), doctest::Contains("vocab_size"));
