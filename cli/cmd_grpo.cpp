@@ -27,14 +27,15 @@ void run_grpo(const GrpoCommandArgs& a, const CLI::App& cmd) {
   GrpoConfig config = make_grpo_config(a.grpo);
   std::string base_path = a.init;  // the base model, which a resumed run reads again
   if (!a.resume.empty()) {
-    // A resumed run is the interrupted run: its settings come from the checkpoint.
-    for (const char* knob : {"--preset", "--task", "--difficulties", "--loss", "--seed", "--prompts", "--group-size",
-                             "--max-new", "--temperature", "--kv-cache", "--dtype", "--mu", "--minibatches", "--lr",
-                             "--warmup", "--beta", "--clip-low", "--clip-high", "--std-scale", "--format-bonus",
-                             "--eval-every", "--eval-problems", "--ckpt-every", "--init"})
+    // A resumed run is the interrupted run: its settings come from the
+    // checkpoint. Only --steps may change (to run on, or to stop sooner).
+    std::vector<std::string> fixed = {"--preset"};
+    for (const GrpoSetting& setting : grpo_settings())
+      if (setting.flag[0] != '\0' && std::string(setting.flag) != "--steps") fixed.push_back(setting.flag);
+    fixed.push_back("--init");
+    for (const std::string& knob : fixed)
       if (cmd.count(knob))
-        throw std::runtime_error(std::string("grpo: ") + knob +
-                                 " cannot change on --resume (the checkpoint's settings continue)");
+        throw std::runtime_error("grpo: " + knob + " cannot change on --resume (the checkpoint's settings continue)");
     const int steps = config.steps;
     const Checkpoint resume = Checkpoint::read(a.resume);
     config = grpo_config_from_json(resume.metadata_value("grpo.config"));

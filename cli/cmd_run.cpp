@@ -249,7 +249,7 @@ void run_pipeline(const RunArgs& a) {
   // The preset's corpus mixture, then --mix on top (a later key wins).
   const std::string mix = preset.mix.empty() ? a.mix : a.mix.empty() ? preset.mix : preset.mix + "," + a.mix;
   const std::string dir =
-      a.out.empty() ? "runs/" + preset.name + "-" + task + "-seed" + std::to_string(a.grpo.seed) : a.out;
+      a.out.empty() ? "runs/" + preset.name + "-" + task + "-seed" + std::to_string(grpo.seed) : a.out;
   const std::string base_path = a.base.empty() ? dir + "/base.safetensors" : a.base;
   const std::string rl_path = dir + "/rl.safetensors";
   // Every file of the run checked before any work: none may be --base, and a
@@ -276,7 +276,7 @@ void run_pipeline(const RunArgs& a) {
     const Preset& model_preset = find_preset(preset.name);
     TrainConfig train = model_preset.train;
     train.steps = a.pretrain_steps ? a.pretrain_steps : preset.pretrain_steps;
-    train.seed = a.grpo.seed;
+    train.seed = grpo.seed;
     train.ckpt_every = train.steps;
     train.eval_every = std::max(1, train.steps / 10);
     train.warmup_steps = std::min(train.warmup_steps, train.steps / 10);
@@ -328,11 +328,11 @@ void run_pipeline(const RunArgs& a) {
   const nlohmann::json aha = find_aha_moment(options.log_path);
   nlohmann::json summary = {{"preset", preset.name},
                             {"task", task},
-                            {"seed", a.grpo.seed},
+                            {"seed", grpo.seed},
                             {"device", device_name(device)},
                             {"loss", loss_variant_name(grpo.loss)},
                             {"mix", mix.empty() ? "default" : mix},
-                            {"label", preset.name + " " + task + " seed " + std::to_string(a.grpo.seed) +
+                            {"label", preset.name + " " + task + " seed " + std::to_string(grpo.seed) +
                                           (a.mix.empty() ? "" : " mix " + a.mix)},
                             {"grpo_config", nlohmann::json::parse(to_json(grpo))},
                             {"seconds", seconds},
@@ -346,7 +346,7 @@ void run_pipeline(const RunArgs& a) {
   write_json_atomically(dir + "/summary.json", summary);
   std::fprintf(stderr, "run: 5/5 done in %.1f min; results in %s/\n", seconds / 60.0, dir.c_str());
   std::printf("aha run: %s, task %s, seed %llu, %s, %.1f min\n\n%s\n%s\n%s\n%s", preset.name.c_str(), task.c_str(),
-              (unsigned long long)a.grpo.seed, device_name(device), seconds / 60.0, table.c_str(),
+              (unsigned long long)grpo.seed, device_name(device), seconds / 60.0, table.c_str(),
               side_by_side(base_test, rl_test).c_str(), verdict(base_test, rl_test).c_str(),
               describe_aha_moment(aha).c_str());
   std::printf("%s", describe_times(time_s).c_str());

@@ -11,10 +11,6 @@ class App;
 }
 
 namespace aha {
-// The help of every command's --dtype (GPT::set_dtype, model/gpt.h).
-inline constexpr const char* kDtypeHelp =
-    "precision of the training forward and backward: fp32 (TF32 products on CUDA), or bf16 mixed precision "
-    "(activations that feed the matrix products in bfloat16; weights, gradients, optimizer and every sum fp32)";
 // The longest --context a command accepts: the position embedding is
 // [context, d_model], and a mistyped number would ask the allocator for it.
 inline constexpr int kMaxContext = 1 << 16;

@@ -1,89 +1,133 @@
 #include "cli/grpo_options.h"
 
 #include <CLI/CLI.hpp>
+#include <sstream>
+#include <type_traits>
 
-#include "cli/commands.h"
 #include "data/task.h"
 
 namespace aha {
+namespace {
+
+using Override = std::function<void(GrpoConfig&)>;
+
+// A row's FlagCheck (grpo/config.h) as CLI11's check. An int's range is an int
+// range, so that --help shows "INT in [1 - 1073741824]".
+void add_check(CLI::Option* option, const FlagCheck& check, bool is_int) {
+  switch (check.kind) {
+    case FlagCheck::Any:
+    case FlagCheck::Fixed:
+      break;
+    case FlagCheck::Positive:
+      if (is_int) option->check(CLI::Range(1, 1 << 30));
+      else option->check(CLI::PositiveNumber);
+      break;
+    case FlagCheck::NonNegative:
+      option->check(CLI::NonNegativeNumber);
+      break;
+    case FlagCheck::Range:
+      if (is_int) option->check(CLI::Range(int(check.low), int(check.high)));
+      else option->check(CLI::Range(check.low, check.high));
+      break;
+  }
+}
+
+// How a flag reads each type of setting, calling `given` with the value when
+// the flag is given; `value` is GrpoConfig's default, which --help shows for a
+// kFixed flag. A number: CLI11 reads the setting's own type, so that --help
+// shows INT, FLOAT or UINT and "--steps 2.5" is refused as CLI11 refuses it.
+template <typename T>
+void add_flag(CLI::App* cmd, const char* flag, const char* help, const FlagCheck& check, const T& value,
+              std::function<void(const T&)> given) {
+  static_assert(std::is_arithmetic<T>::value, "a setting of a named type needs its own add_flag below");
+  CLI::Option* option = cmd->add_option_function<T>(flag, given, help);
+  add_check(option, check, std::is_integral<T>::value);
+  std::ostringstream text;  // as CLI11 writes a default it captures
+  text << value;
+  if (check.kind == FlagCheck::Fixed) option->default_str(text.str());
+}
+// A list of ints, comma-separated.
+void add_flag(CLI::App* cmd, const char* flag, const char* help, const FlagCheck& check, const std::vector<int>&,
+              std::function<void(const std::vector<int>&)> given) {
+  add_check(cmd->add_option_function<std::vector<int>>(flag, given, help)->delimiter(','), check, true);
+}
+// A named type: the name of one of `values` (--help lists them).
+template <typename T>
+void add_choice(CLI::App* cmd, const char* flag, const char* help, const FlagCheck& check, T value,
+                const std::vector<T>& values, const char* (*name)(T), std::function<void(const T&)> given) {
+  std::vector<std::string> names;
+  for (T v : values) names.push_back(name(v));
+  auto read = [values, name, given](const std::string& text) {
+    for (T v : values)
+      if (text == name(v)) given(v);
+  };
+  CLI::Option* option = cmd->add_option_function<std::string>(flag, read, help)->check(CLI::IsMember(names));
+  if (check.kind == FlagCheck::Fixed) option->default_str(name(value));
+}
+const char* on_off(bool value) { return value ? "on" : "off"; }
+void add_flag(CLI::App* cmd, const char* flag, const char* help, const FlagCheck& check, bool value,
+              std::function<void(const bool&)> given) {
+  add_choice(cmd, flag, help, check, value, {true, false}, on_off, given);
+}
+void add_flag(CLI::App* cmd, const char* flag, const char* help, const FlagCheck& check, data::TaskKind value,
+              std::function<void(const data::TaskKind&)> given) {
+  add_choice(cmd, flag, help, check, value, {data::TaskKind::Add, data::TaskKind::Mul, data::TaskKind::Countdown},
+             data::task_name, given);
+}
+void add_flag(CLI::App* cmd, const char* flag, const char* help, const FlagCheck& check, LossVariant value,
+              std::function<void(const LossVariant&)> given) {
+  add_choice(cmd, flag, help, check, value, {LossVariant::Grpo, LossVariant::DrGrpo, LossVariant::Dapo},
+             loss_variant_name, given);
+}
+void add_flag(CLI::App* cmd, const char* flag, const char* help, const FlagCheck& check, KvCache value,
+              std::function<void(const KvCache&)> given) {
+  add_choice(cmd, flag, help, check, value, {KvCache::Fp32, KvCache::Bf16}, kv_cache_name, given);
+}
+void add_flag(CLI::App* cmd, const char* flag, const char* help, const FlagCheck& check, DType value,
+              std::function<void(const DType&)> given) {
+  add_choice(cmd, flag, help, check, value, {DType::F32, DType::BF16}, dtype_name, given);
+}
+
+// A row's flag. `set(config, value)` sets the row's field; a flag given adds
+// the override that does, and a kFixed flag starts with the one that sets the
+// default (so that the preset's value never stands).
+template <typename T, typename Set>
+void add_setting(CLI::App* cmd, std::vector<Override>& overrides, const char* flag, const char* help,
+                 const FlagCheck& check, const T& value, Set set) {
+  if (flag[0] == '\0') return;
+  const std::function<void(const T&)> given = [&overrides, set](const T& value) {
+    overrides.push_back([set, value](GrpoConfig& c) { set(c, value); });
+  };
+  add_flag(cmd, flag, help, check, value, given);
+  if (check.kind == FlagCheck::Fixed) given(value);
+}
+
+}  // namespace
 
 void add_grpo_options(CLI::App* cmd, GrpoArgs& a, bool with_preset) {
   std::string names;
   for (const RunPreset& p : run_presets()) names += (names.empty() ? "" : ", ") + p.name;
   if (with_preset)
     cmd->add_option("--preset", a.preset, "the GRPO settings of this preset (" + names + ")")->capture_default_str();
-  cmd->add_option("--task", a.task, "add, mul or countdown (default: the preset's)")
-      ->check(CLI::IsMember({"add", "mul", "countdown"}));
-  cmd->add_option("--difficulties", a.difficulties,
-                  "the task's difficulties for the RL prompts (and, in aha run, the corpus), e.g. 1,2 "
-                  "(default: the preset's)")
-      ->delimiter(',')
-      ->check(CLI::Range(1, 4));
-  cmd->add_option("--loss", a.loss, "objective variant: grpo (R1), dr_grpo (Liu et al. 2025), dapo (Yu et al. 2025)")
-      ->check(CLI::IsMember({"grpo", "dr_grpo", "dapo"}))
-      ->capture_default_str();
-  cmd->add_option("--seed", a.seed, "the one seed of the run")->capture_default_str();
-  const CLI::Range positive(1, 1 << 30);
-  cmd->add_option("--steps", a.steps, "GRPO steps")->check(positive);
-  cmd->add_option("--prompts", a.prompts, "B: problems per step")->check(positive);
-  cmd->add_option("--group-size", a.group_size, "G: completions per problem (>= 2)")->check(CLI::Range(2, 1 << 20));
-  cmd->add_option("--max-new", a.max_new, "generation cap in tokens")->check(positive);
-  cmd->add_option("--temperature", a.temperature, "sampling temperature of the rollouts")->check(CLI::PositiveNumber);
-  cmd->add_option("--kv-cache", a.kv_cache,
-                  "KV cache of the rollouts and evals: fp32, or bf16 (half the bytes for attention to read, "
-                  "keys and values rounded to bfloat16; all math stays fp32)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
-      ->capture_default_str();
-  cmd->add_option("--dtype", a.dtype, kDtypeHelp)->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
-  cmd->add_option("--mu", a.mu, "policy updates per batch (R1's mu)")->check(positive);
-  cmd->add_option("--minibatches", a.minibatches, "optimiser steps per pass over the batch")->check(positive);
-  cmd->add_option("--lr", a.lr, "AdamW learning rate")->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", a.warmup, "linear warmup steps")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--beta", a.beta, "KL penalty weight; 0 drops the reference model")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--clip-low", a.clip_low, "epsilon_low of the clip")->check(CLI::Range(0.0, 0.999));
-  cmd->add_option("--clip-high", a.clip_high, "epsilon_high of the clip")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--std-scale", a.std_scale, "divide advantages by the group's std: on|off (default: the variant's)")
-      ->check(CLI::IsMember({"on", "off"}));
-  cmd->add_option("--dynamic-sampling", a.refill_rounds,
-                  "DAPO's dynamic sampling: up to this many more rollouts a step, to fill the batch with groups "
-                  "whose rewards differ (0 = off: dapo then trains on the groups left)")
-      ->check(CLI::Range(0, 64));
-  cmd->add_option("--format-bonus", a.format_bonus, "reward for a well-formed completion")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--eval-every", a.eval_every, "greedy held-out pass@1 every this many steps (0 = never)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--eval-problems", a.eval_problems, "problems per held-out eval during training")->check(positive);
-  cmd->add_option("--ckpt-every", a.ckpt_every, "checkpoint every this many steps")->check(positive);
+  const GrpoConfig defaults;
+#define AHA_GRPO_ROW(field, key, flag, check, help)                    \
+  add_setting(cmd, a.overrides, flag, help, check, defaults.field,     \
+              [](GrpoConfig& c, const decltype(defaults.field)& value) { c.field = value; });
+  AHA_GRPO_ROWS
+#undef AHA_GRPO_ROW
 }
 
 GrpoConfig make_grpo_config(const GrpoArgs& a) {
   const RunPreset& preset = find_run_preset(a.preset);
   GrpoConfig c = preset.grpo;
-  c.rollout.difficulties = a.difficulties.empty() ? preset.difficulties : a.difficulties;
-  c.rollout.task = data::parse_task(a.task.empty() ? preset.default_task : a.task);
-  c.loss = parse_loss_variant(a.loss);
-  if (a.max_new) c.rollout.max_new_tokens = a.max_new;  // before the variant: DAPO's buffer follows it
+  c.rollout.difficulties = preset.difficulties;
+  c.rollout.task = data::parse_task(preset.default_task);
+  // The variant's defaults read --loss and --max-new (DAPO's overlong buffer
+  // is a quarter of the generation budget), and a flag such as --clip-low or
+  // --std-scale wins over them: the flags go in before and again after.
+  for (const Override& set : a.overrides) set(c);
   c.apply_variant_defaults();
-  c.seed = a.seed;
-  if (a.steps) c.steps = a.steps;
-  if (a.prompts) c.rollout.prompts = a.prompts;
-  if (a.group_size) c.rollout.group_size = a.group_size;
-  if (a.temperature > 0) c.rollout.temperature = a.temperature;
-  c.rollout.kv_cache = parse_kv_cache(a.kv_cache);
-  c.dtype = parse_dtype(a.dtype);
-  if (a.mu) c.updates_per_batch = a.mu;
-  if (a.minibatches) c.minibatches = a.minibatches;
-  if (a.lr > 0) c.lr = a.lr;
-  if (a.warmup >= 0) c.warmup_steps = a.warmup;
-  if (a.beta >= 0) c.objective.beta = a.beta;
-  if (a.clip_low >= 0) c.objective.clip_low = a.clip_low;
-  if (a.clip_high >= 0) c.objective.clip_high = a.clip_high;
-  if (!a.std_scale.empty()) c.scale_by_std = a.std_scale == "on";
-  if (a.refill_rounds >= 0) c.refill_rounds = a.refill_rounds;
-  if (a.format_bonus >= 0) c.rollout.reward.format_bonus = a.format_bonus;
-  if (a.eval_every >= 0) c.eval_every = a.eval_every;
-  if (a.eval_problems) c.eval_problems = a.eval_problems;
-  if (a.ckpt_every) c.ckpt_every = a.ckpt_every;
+  for (const Override& set : a.overrides) set(c);
   c.validate();
   return c;
 }

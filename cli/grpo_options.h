@@ -1,7 +1,9 @@
 // The GRPO knobs shared by `aha grpo` and `aha run`: a preset's GrpoConfig
-// (grpo/presets.h) with whatever the command line overrides.
+// (grpo/presets.h) with whatever the command line overrides. The flags are
+// the rows of AHA_GRPO_SETTINGS (grpo/config.h) that name one.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,20 +17,13 @@ namespace aha {
 
 struct GrpoArgs {
   std::string preset = "cpu-tiny";
-  std::string task;  // "" = the preset's default task
-  std::string loss = "grpo";
-  int steps = 0, prompts = 0, group_size = 0, max_new = 0, mu = 0, minibatches = 0;
-  int refill_rounds = -1;  // -1 = the preset's (off)
-  int eval_every = -1, eval_problems = 0, ckpt_every = 0, warmup = -1;
-  float lr = 0, beta = -1, clip_low = -1, clip_high = -1, temperature = 0, format_bonus = -1;
-  std::vector<int> difficulties;  // empty = the preset's
-  std::string std_scale;  // "", "on", "off"
-  std::string kv_cache = "fp32";  // "fp32", "bf16": the rollouts' KV cache
-  std::string dtype = "fp32";     // "fp32", "bf16": the update's forward and backward (GPT::set_dtype)
-  uint64_t seed = 1;
+  // What the flags set: one for each flag given, in the order of the table,
+  // after one for each kFixed flag (its default, which a flag given follows).
+  std::vector<std::function<void(GrpoConfig&)>> overrides;
 };
 
-// Registers --preset (unless the command has its own), --task, --loss and the overrides.
+// Registers --preset (unless the command has its own) and a flag for each
+// setting of the table that has one.
 void add_grpo_options(CLI::App* cmd, GrpoArgs& args, bool with_preset);
 // The preset's settings, the variant's defaults, then the overrides the user gave.
 GrpoConfig make_grpo_config(const GrpoArgs& args);

@@ -76,37 +76,57 @@ void GrpoConfig::validate() const {
     throw std::runtime_error("grpo: overlong_buffer must not exceed max_new_tokens");
 }
 
+namespace {
+
+// Each type of setting in the JSON form: a name type (task, loss variant, KV
+// cache, dtype) as its name, the seed as a decimal string (JSON readers lose
+// 64-bit integers), the rest as JSON numbers, booleans and lists.
+nlohmann::json json_value(int value) { return value; }
+nlohmann::json json_value(float value) { return value; }
+nlohmann::json json_value(bool value) { return value; }
+nlohmann::json json_value(uint64_t value) { return std::to_string(value); }
+nlohmann::json json_value(const std::vector<int>& value) { return value; }
+nlohmann::json json_value(data::TaskKind value) { return data::task_name(value); }
+nlohmann::json json_value(LossVariant value) { return loss_variant_name(value); }
+nlohmann::json json_value(KvCache value) { return kv_cache_name(value); }
+nlohmann::json json_value(DType value) { return dtype_name(value); }
+
+// And back, strictly (model/metadata_field.h): a missing key, 2.5 for an int,
+// 1e300 for a float, "-1" for the seed or an unknown name throws naming the key.
+void read_json(const nlohmann::json& j, const char* key, int& value) { value = json_int(j, key); }
+void read_json(const nlohmann::json& j, const char* key, float& value) { value = json_float(j, key); }
+void read_json(const nlohmann::json& j, const char* key, bool& value) { value = j.at(key).get<bool>(); }
+void read_json(const nlohmann::json& j, const char* key, uint64_t& value) {
+  value = parse_u64_field(key, j.at(key).get<std::string>());
+}
+void read_json(const nlohmann::json& j, const char* key, std::vector<int>& value) {
+  value = json_int_list(j, key);
+}
+void read_json(const nlohmann::json& j, const char* key, data::TaskKind& value) {
+  value = data::parse_task(j.at(key).get<std::string>());
+}
+void read_json(const nlohmann::json& j, const char* key, LossVariant& value) {
+  value = parse_loss_variant(j.at(key).get<std::string>());
+}
+void read_json(const nlohmann::json& j, const char* key, KvCache& value) {
+  value = parse_kv_cache(j.at(key).get<std::string>());
+}
+void read_json(const nlohmann::json& j, const char* key, DType& value) {
+  value = parse_dtype(j.at(key).get<std::string>());
+}
+
+// Settings added after checkpoints were first written: a checkpoint without
+// one ran with its default (the KV cache and the update were fp32, dynamic
+// sampling was off), so a missing key reads as the default.
+bool added_later(const std::string& key) { return key == "kv_cache" || key == "refill_rounds" || key == "dtype"; }
+
+}  // namespace
+
 std::string to_json(const GrpoConfig& c) {
-  nlohmann::json j = {{"task", data::task_name(c.rollout.task)},
-                      {"difficulties", c.rollout.difficulties},
-                      {"prompts", c.rollout.prompts},
-                      {"group_size", c.rollout.group_size},
-                      {"max_new_tokens", c.rollout.max_new_tokens},
-                      {"temperature", c.rollout.temperature},
-                      {"kv_cache", kv_cache_name(c.rollout.kv_cache)},
-                      {"format_bonus", c.rollout.reward.format_bonus},
-                      {"loss", loss_variant_name(c.loss)},
-                      {"clip_low", c.objective.clip_low},
-                      {"clip_high", c.objective.clip_high},
-                      {"beta", c.objective.beta},
-                      {"scale_by_std", c.scale_by_std},
-                      {"drop_uniform_groups", c.drop_uniform_groups},
-                      {"overlong_buffer", c.overlong_buffer},
-                      {"refill_rounds", c.refill_rounds},
-                      {"steps", c.steps},
-                      {"updates_per_batch", c.updates_per_batch},
-                      {"minibatches", c.minibatches},
-                      {"lr", c.lr},
-                      {"warmup_steps", c.warmup_steps},
-                      {"weight_decay", c.weight_decay},
-                      {"beta1", c.beta1},
-                      {"beta2", c.beta2},
-                      {"grad_clip", c.grad_clip},
-                      {"dtype", dtype_name(c.dtype)},
-                      {"eval_every", c.eval_every},
-                      {"eval_problems", c.eval_problems},
-                      {"ckpt_every", c.ckpt_every},
-                      {"seed", std::to_string(c.seed)}};  // a string: JSON readers lose 64-bit integers
+  nlohmann::json j = nlohmann::json::object();
+#define AHA_GRPO_ROW(field, key, flag, check, help) j[key] = json_value(c.field);
+  AHA_GRPO_ROWS
+#undef AHA_GRPO_ROW
   return j.dump();
 }
 
@@ -114,43 +134,24 @@ GrpoConfig grpo_config_from_json(const std::string& text) {
   GrpoConfig c;
   try {
     const nlohmann::json j = parse_bounded_json(text);
-    c.rollout.task = data::parse_task(j.at("task").get<std::string>());
-    c.rollout.difficulties = json_int_list(j, "difficulties");
-    c.rollout.prompts = json_int(j, "prompts");
-    c.rollout.group_size = json_int(j, "group_size");
-    c.rollout.max_new_tokens = json_int(j, "max_new_tokens");
-    c.rollout.temperature = json_float(j, "temperature");
-    // Runs saved before the switch existed have none: their cache was fp32.
-    c.rollout.kv_cache = parse_kv_cache(j.value("kv_cache", std::string("fp32")));
-    c.rollout.reward.format_bonus = json_float(j, "format_bonus");
-    c.loss = parse_loss_variant(j.at("loss").get<std::string>());
-    c.objective.clip_low = json_float(j, "clip_low");
-    c.objective.clip_high = json_float(j, "clip_high");
-    c.objective.beta = json_float(j, "beta");
-    c.scale_by_std = j.at("scale_by_std").get<bool>();
-    c.drop_uniform_groups = j.at("drop_uniform_groups").get<bool>();
-    c.overlong_buffer = json_int(j, "overlong_buffer");
-    // Runs saved before dynamic sampling had none: off.
-    c.refill_rounds = j.contains("refill_rounds") ? json_int(j, "refill_rounds") : 0;
-    c.steps = json_int(j, "steps");
-    c.updates_per_batch = json_int(j, "updates_per_batch");
-    c.minibatches = json_int(j, "minibatches");
-    c.lr = json_float(j, "lr");
-    c.warmup_steps = json_int(j, "warmup_steps");
-    c.weight_decay = json_float(j, "weight_decay");
-    c.beta1 = json_float(j, "beta1");
-    c.beta2 = json_float(j, "beta2");
-    c.grad_clip = json_float(j, "grad_clip");
-    c.dtype = parse_dtype(j.value("dtype", std::string("fp32")));  // runs saved before the switch: fp32
-    c.eval_every = json_int(j, "eval_every");
-    c.eval_problems = json_int(j, "eval_problems");
-    c.ckpt_every = json_int(j, "ckpt_every");
-    c.seed = parse_u64_field("seed", j.at("seed").get<std::string>());
+#define AHA_GRPO_ROW(field, key, flag, check, help) \
+  if (j.contains(key) || !added_later(key)) read_json(j, key, c.field);
+    AHA_GRPO_ROWS
+#undef AHA_GRPO_ROW
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("grpo config JSON: ") + e.what());
   }
   c.validate();
   return c;
+}
+
+const std::vector<GrpoSetting>& grpo_settings() {
+  static const std::vector<GrpoSetting> settings = {
+#define AHA_GRPO_ROW(field, key, flag, check, help) {key, flag, check, help},
+      AHA_GRPO_ROWS
+#undef AHA_GRPO_ROW
+  };
+  return settings;
 }
 
 }  // namespace aha

@@ -28,6 +28,12 @@ struct GPTConfig {
   std::string str() const;  // "vocab_size=65 context=256 d_model=128 n_layers=4 n_heads=4"
 };
 
+// The help of every command's --dtype (TrainConfig::dtype below, GrpoConfig::dtype in
+// grpo/config.h; GPT::set_dtype, model/gpt.h).
+inline constexpr const char* kDtypeHelp =
+    "precision of the training forward and backward: fp32 (TF32 products on CUDA), or bf16 mixed precision "
+    "(activations that feed the matrix products in bfloat16; weights, gradients, optimizer and every sum fp32)";
+
 // Pretraining hyperparameters: AdamW, linear warmup then cosine decay to
 // min_lr, global-norm clipping, gradient accumulation.
 struct TrainConfig {

@@ -176,6 +176,23 @@ expect_error "is a directory" pretrain --task add --steps 1 --out . --log x.json
 expect_error "tokens per micro-batch, more than the limit" pretrain --batch-size 1073741824 --out big.safetensors
 expect_error "completions per step, more than the limit" \
   grpo --init base.safetensors --prompts 1048576 --group-size 4096 --out big.safetensors
+# --resume continues the checkpoint's run: every flag that sets a GRPO
+# setting (the rows of grpo/config.h), --preset and --init are refused; only
+# --steps may change. The flags are what `aha grpo --help` lists, less the
+# command's own; each gets a value its check accepts.
+declare -A VALUE=([--task]=add [--difficulties]=1 [--loss]=grpo [--kv-cache]=fp32 [--dtype]=fp32 [--std-scale]=on
+                  [--clip-low]=0.5 [--preset]=cpu-tiny [--init]=base.safetensors)
+refused=0
+for flag in $("$AHA" grpo --help | grep -oE '^  --[a-z-]+'); do
+  case $flag in --help-all | --out | --device | --resume | --stop-at | --log | --steps) continue ;; esac
+  expect_error "grpo: $flag cannot change on --resume" \
+    grpo --resume rl.safetensors --out resumed.safetensors "$flag" "${VALUE[$flag]:-2}"
+  refused=$((refused + 1))
+done
+[ $refused -ge 25 ] || fail "only $refused flags of aha grpo --help were tried on --resume"
+out=$("$AHA" grpo --resume rl.safetensors --out rl.safetensors --log grpo.jsonl --steps 24 2>&1) ||
+  grep -q "already at step" <<<"$out" || fail "aha grpo --resume ... --steps 24: $out"
+[ ! -e resumed.safetensors ] || fail "a refused --resume wrote a file"
 cp base.safetensors nan.safetensors
 expect_error "pretrain: step 2: the loss is NaN" \
   pretrain --task add --context 384 --batch-size 2 --steps 2 --lr 1e30 --out nan.safetensors --log nan.jsonl
