@@ -176,7 +176,8 @@ bench: all
 	  python3 bench/compare.py $(BENCH_OUT)/aha-cpu.jsonl $(BENCH_OUT)/torch-cpu.jsonl; \
 	else echo "bench: python3 has no torch: the PyTorch comparison is skipped (pip install -r requirements.txt)"; fi
 
-# On the GPU machine (issue 7's table; record it in bench/RESULTS.md).
+# On the GPU machine (issue 7's table; record it in bench/RESULTS.md). PyTorch is
+# timed eager, torch.compile'd, and (generation) replayed from a CUDA graph.
 bench-gpu: all
 	@mkdir -p $(BENCH_OUT)
 	$(BUILD)/aha bench ops --device cuda
@@ -192,7 +193,7 @@ bench-gpu: all
 	  $(BENCH_OUT)/aha-medium-kv.jsonl $(BENCH_OUT)/aha-small-bf16.jsonl $(BENCH_OUT)/aha-medium-bf16.jsonl \
 	  > $(BENCH_OUT)/aha-gpu.jsonl
 	python3 bench/reference.py speed --device cuda --shapes gpu-small,gpu-medium --dtypes fp32,bf16 \
-	  --out $(BENCH_OUT)/torch-gpu.jsonl
+	  --compile --graph --out $(BENCH_OUT)/torch-gpu.jsonl
 	python3 bench/compare.py $(BENCH_OUT)/aha-gpu.jsonl $(BENCH_OUT)/torch-gpu.jsonl
 
 golden:

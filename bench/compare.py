@@ -5,7 +5,8 @@
   python3 bench/compare.py aha.jsonl torch.jsonl
 
 Each file holds one JSON object per line. A timed case carries impl ("aha",
-"pytorch-eager", "pytorch-compile"), shape, workload, dtype, batch, T, prompt,
+"pytorch-eager", "pytorch-compile", "pytorch-graph": generation as one CUDA graph
+per token), shape, workload, dtype, batch, T, prompt,
 new_tokens, ms and tokens_per_s; "oom": true or "skipped": "why" where it did
 not run. The model's d_model, n_layers and vocab (for the FLOPs) are read from
 whichever row of the shape carries them (bench/speed_reference.py's always do).
@@ -30,6 +31,9 @@ CEILING_OF_DTYPE = {"fp32": ("tf32", "fp32"), "fp32-kv-bf16": ("tf32", "fp32"), 
 # aha's fp32-kv-bf16 generation has no PyTorch twin: it is set beside PyTorch's
 # bf16 generation (bf16 weights and KV cache), the PyTorch run with a bf16 cache.
 PYTORCH_DTYPE_OF = {"fp32-kv-bf16": "bf16"}
+# PyTorch's implementations (bench/speed_reference.py), eager first, and their column names.
+TORCH_IMPLS = ("pytorch-eager", "pytorch-compile", "pytorch-graph")
+IMPL_NAME = {"pytorch-eager": "eager", "pytorch-compile": "compile", "pytorch-graph": "graph"}
 SIZE_FIELDS = ("batch", "T", "prompt", "new_tokens")
 
 
@@ -134,7 +138,9 @@ def main():
         if all(k in r for k in ("n_layers", "d_model", "vocab")):
             dims[r["shape"]] = {k: r[k] for k in ("n_layers", "d_model", "vocab")}
     peaks = ceilings(aha_rows, torch_rows)
-    with_compile = any("pytorch-compile" in impls for impls in cases.values())
+    # PyTorch's columns: eager always; torch.compile and the CUDA-graphed generation where the file has them.
+    others = [i for i in TORCH_IMPLS[1:] if any(i in impls for impls in cases.values())]
+    shown = [TORCH_IMPLS[0]] + others
 
     def order(key):
         shape, workload, dtype = key
@@ -142,10 +148,9 @@ def main():
                 WORKLOAD_ORDER.index(workload) if workload in WORKLOAD_ORDER else len(WORKLOAD_ORDER),
                 DTYPE_ORDER.index(dtype) if dtype in DTYPE_ORDER else len(DTYPE_ORDER), workload, dtype)
 
-    header = ["shape", "workload", "dtype", "batch x T", "aha ms", "PyTorch eager ms"]
-    header += ["PyTorch compile ms"] if with_compile else []
-    header += ["eager ms / aha ms"] + (["compile ms / aha ms"] if with_compile else [])
-    header += ["aha tok/s", "PyTorch eager tok/s"] + (["PyTorch compile tok/s"] if with_compile else [])
+    header = ["shape", "workload", "dtype", "batch x T", "aha ms"] + ["PyTorch %s ms" % IMPL_NAME[i] for i in shown]
+    header += ["%s ms / aha ms" % IMPL_NAME[i] for i in shown]
+    header += ["aha tok/s"] + ["PyTorch %s tok/s" % IMPL_NAME[i] for i in shown]
     header += ["aha TFLOP/s", "aha MFU"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for key in sorted(cases, key=order):
@@ -155,9 +160,10 @@ def main():
             torch_impls = cases.get((shape, workload, PYTORCH_DTYPE_OF[dtype]), {})
             impls = dict(impls, **{k: v for k, v in torch_impls.items() if k != "aha"})
             label = "%s (PyTorch %s)" % (dtype, PYTORCH_DTYPE_OF[dtype])
-        aha, eager, compiled = impls.get("aha"), impls.get("pytorch-eager"), impls.get("pytorch-compile")
+        aha = impls.get("aha")
+        theirs = [impls.get(i) for i in shown]
         size = " / ".join(dict.fromkeys("%s x %s" % (r.get("batch", "?"), r.get("T", "?"))
-                                        for r in (aha, eager, compiled) if r is not None))  # aha's first
+                                        for r in [aha] + theirs if r is not None))  # aha's first
         tflops = mfu = "-"
         if timed(aha) and shape in dims:
             flops = model_flops(workload, dims[shape], aha["batch"], aha["T"], aha["prompt"], aha["new_tokens"])
@@ -168,11 +174,9 @@ def main():
                 mfu = "%.1f%%" % (100 * achieved / peak) if peak else "-"
         elif aha is not None and not timed(aha):
             tflops = mfu = cell(aha, "ms", fmt_ms)
-        row = [shape, workload, label, size, cell(aha, "ms", fmt_ms), cell(eager, "ms", fmt_ms)]
-        row += [cell(compiled, "ms", fmt_ms)] if with_compile else []
-        row += [ratio(eager, aha)] + ([ratio(compiled, aha)] if with_compile else [])
-        row += [cell(aha, "tokens_per_s", fmt_count), cell(eager, "tokens_per_s", fmt_count)]
-        row += [cell(compiled, "tokens_per_s", fmt_count)] if with_compile else []
+        row = [shape, workload, label, size, cell(aha, "ms", fmt_ms)] + [cell(r, "ms", fmt_ms) for r in theirs]
+        row += [ratio(r, aha) for r in theirs]
+        row += [cell(aha, "tokens_per_s", fmt_count)] + [cell(r, "tokens_per_s", fmt_count) for r in theirs]
         row += [tflops, mfu]
         lines.append("| " + " | ".join(row) + " |")
     print("\n".join(lines))

@@ -10,6 +10,7 @@ nn.LayerNorm, F.gelu(approximate="tanh"), torch.optim.AdamW with its defaults.
 
   python3 bench/reference.py speed --device cuda --out torch.jsonl             # gpu-small + gpu-medium
   python3 bench/reference.py speed --device cuda --shapes gpu-small --compile  # also torch.compile
+  python3 bench/reference.py speed --device cuda --workloads generate --graph   # also the CUDA-graphed loop
   python3 bench/reference.py speed --device cpu --shapes cpu-tiny --threads 2
   python3 bench/reference.py speed --selftest                                  # checks, CPU, seconds
   python3 bench/compare.py aha.jsonl torch.jsonl                               # the table
@@ -50,8 +51,14 @@ a torch.compile variant (mode default) that fails or takes over 300 s to
 compile gives a "skipped" row. The same run measures the matrix-product
 ceilings (8192^3 on CUDA: TF32 and bf16) that compare.py divides by.
 
+With --graph, generation is also timed as generate_graphed: the same model, the
+decoding step written with fixed shapes (index_copy_ into the cache, attention
+over the whole cache under a mask of the positions <= pos), one step captured
+in a CUDA graph and replayed for every further token, sampling by the
+Gumbel-max trick; the cache is zeroed at allocation. CUDA only.
+
 Output: one JSON object per line on stdout (and in --out). A case: impl
-("pytorch-eager" | "pytorch-compile"), shape, workload, dtype, batch, T,
+("pytorch-eager" | "pytorch-compile" | "pytorch-graph"), shape, workload, dtype, batch, T,
 prompt, new_tokens, ms (median), tokens_per_s, params, device, precision, and
 the model's d_model, n_layers, n_heads, vocab, context; ms and tokens_per_s are
 null with "oom": true or "skipped": "why". A ceiling: {"impl": "pytorch",
@@ -342,6 +349,83 @@ def generate(model, prompts, new_tokens, s, dtype):
     return out
 
 
+# ---- generation as one CUDA graph per token (the tight loop of issue 17) ----
+
+
+def decode_static(model, token, pos, kv_caches, s):
+    """One decoding step in which no shape changes with the step, so that it can be captured in a CUDA graph:
+    token [B, 1] at position pos (a [1] long tensor on the device) -> logits [B, V].
+
+    generate() writes the cache at pos:pos+1 and attends to its first pos + 1 keys,
+    shapes that grow every step; here the key and value go in with index_copy_ at pos and
+    the query attends to the whole cache under a mask of the positions <= pos (the cache
+    must start zeroed: a masked key gets weight 0, and 0 x NaN garbage would be NaN).
+    """
+    B = token.shape[0]
+    H, D = s.n_heads, s.d_model // s.n_heads
+    visible = torch.arange(s.context, device=token.device) <= pos  # [context], broadcast over B, H and the query
+    x = model.wte(token) + model.wpe(pos)[None]  # [B, 1, C]
+    for block, (k_cache, v_cache) in zip(model.h, kv_caches):
+        a = block.attn
+        h = block.ln_1(x)
+        q, k, v = (proj(h).view(B, 1, H, D).transpose(1, 2) for proj in (a.q, a.k, a.v))  # [B, H, 1, D]
+        k_cache.index_copy_(2, pos, k)
+        v_cache.index_copy_(2, pos, v)
+        y = F.scaled_dot_product_attention(q, k_cache, v_cache, attn_mask=visible)
+        x = x + a.c_proj(y.transpose(1, 2).reshape(B, 1, H * D))
+        x = x + block.mlp(block.ln_2(x))
+    return F.linear(model.ln_f(x), model.wte.weight)[:, -1]
+
+
+def sample_gumbel(logits):
+    """A token per row from softmax(logits / T) [B, V] -> [B, 1], as the Gumbel-max trick: argmax of
+    logits / T - log E with E ~ Exp(1) (-log E is a Gumbel variable). Unlike torch.multinomial it is a
+    few elementwise kernels and an argmax, which a CUDA graph captures and replays with fresh noise."""
+    noise = torch.empty_like(logits, dtype=torch.float32).exponential_()
+    return (logits.float() / TEMPERATURE - noise.log()).argmax(dim=-1, keepdim=True)
+
+
+@torch.no_grad()
+def generate_graphed(model, prompts, new_tokens, s, dtype):
+    """generate()'s work with the decoding steps replayed from one CUDA graph: prefill eagerly, run
+    one decoding step eagerly (on a side stream, as capture requires), capture the next, replay it
+    for the rest. On the CPU (selftest) every step runs eagerly. prompts [B, P] -> tokens [B, new_tokens]."""
+    B, P = prompts.shape
+    H, D = s.n_heads, s.d_model // s.n_heads
+    device = prompts.device
+    kv_caches = [(torch.zeros(B, H, s.context, D, dtype=dtype, device=device),
+                  torch.zeros(B, H, s.context, D, dtype=dtype, device=device)) for _ in range(s.n_layers)]
+    out = torch.empty(B, new_tokens, dtype=torch.long, device=device)
+    token = sample_gumbel(model(prompts, kv_caches, 0)[:, -1])  # [B, 1]: the graph's input and output
+    out[:, 0] = token[:, 0]
+    pos = torch.full((1,), P, dtype=torch.long, device=device)  # where the fed token goes
+    step = torch.ones(1, dtype=torch.long, device=device)  # which column of out the drawn token fills
+
+    def one_step():
+        token.copy_(sample_gumbel(decode_static(model, token, pos, kv_caches, s)))
+        out.index_copy_(1, step, token)
+        pos.add_(1)
+        step.add_(1)
+
+    if new_tokens < 2:
+        return out
+    if device.type != "cuda":
+        for _ in range(new_tokens - 1):
+            one_step()
+        return out
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        one_step()  # step 1, eagerly: the warm-up capture needs
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        one_step()  # recorded, not run
+    for _ in range(new_tokens - 2):
+        graph.replay()
+    return out
+
+
 # ---- timing ----
 
 
@@ -393,8 +477,9 @@ def median_ms(fn, warmup, repeats, device, compiled=False):
     return 1e3 * statistics.median(samples)
 
 
-def time_case(s, workload, dtype, sizes, device, compiled, repeats, seed, decode_attention):
-    """(ms, params) of one case; builds its own model so that everything is freed when it returns."""
+def time_case(s, workload, dtype, sizes, device, compiled, repeats, seed, decode_attention, graphed=False):
+    """(ms, params) of one case; builds its own model so that everything is freed when it returns.
+    graphed: generation through generate_graphed (one CUDA graph per token)."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = GPT(s, decode_attention).to(device)
@@ -432,10 +517,11 @@ def time_case(s, workload, dtype, sizes, device, compiled, repeats, seed, decode
         model = model.to(weights_dtype).eval()
         prompts = torch.randint(0, s.vocab, (B, sizes["prompt"]), generator=gen).to(device)
         model_fn = torch.compile(model) if compiled else model
+        loop = generate_graphed if graphed else generate
 
         def run():
             torch.manual_seed(seed)  # every timed generation samples the same tokens
-            generate(model_fn, prompts, sizes["new_tokens"], s, weights_dtype)
+            loop(model_fn, prompts, sizes["new_tokens"], s, weights_dtype)
 
         warmup = WARMUP_GENERATIONS
     else:
@@ -509,6 +595,9 @@ def add_arguments(parser):
                         help="comma-separated: %s (default: each shape's own)" % ",".join(WORKLOADS))
     parser.add_argument("--dtypes", default="fp32,bf16", help="comma-separated: fp32,bf16")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(model) (mode default)")
+    parser.add_argument("--graph", action="store_true",
+                        help="also time generation with each decoding step replayed from one CUDA graph "
+                             "(generate_graphed; CUDA only)")
     parser.add_argument("--repeats", type=int, default=10, help="timed iterations; the median is reported")
     parser.add_argument("--batch", type=int, help="override every workload's batch")
     parser.add_argument("--T", type=int, help="override the sequence length of grpo_update and pretrain_step")
@@ -540,7 +629,7 @@ def measure(s, shape_name, workload, dtype, impl, args, device, name):
     compiled = impl == "pytorch-compile"
     try:
         ms, row["params"] = time_case(s, workload, dtype, sizes, device, compiled, args.repeats, args.seed,
-                                      args.decode_attention)
+                                      args.decode_attention, graphed=impl == "pytorch-graph")
         row["ms"], row["tokens_per_s"] = ms, tokens_per_s(workload, sizes, ms)
         outcome = "%.2f ms, %.0f tokens/s" % (ms, row["tokens_per_s"])
     except torch.OutOfMemoryError:
@@ -601,7 +690,9 @@ def run(args):
         workloads = split_list(args.workloads, WORKLOADS, "workload") if args.workloads else s.workloads
         for workload in workloads:
             for dtype in dtypes:
-                for impl in impls:
+                # The CUDA-graphed loop is generation's alone, and the GPU's.
+                graph = ["pytorch-graph"] if args.graph and workload == "generate" and device.type == "cuda" else []
+                for impl in impls + graph:
                     emit(measure(s, shape_name, workload, dtype, impl, args, device, name))
     if out_file:
         out_file.close()
@@ -660,6 +751,22 @@ def selftest():
     out = generate(model, tokens[:, :5], 7, s, torch.float64)
     assert out.shape == (3, 7) and int(out.min()) >= 0 and int(out.max()) < s.vocab
     print("selftest: KV-cache decoding matches the full forward (sdpa and explicit)", file=sys.stderr)
+
+    # The static decoding step (a masked, whole-cache attention) gives the full forward's logits too.
+    kv_caches = [(torch.zeros(3, H, s.context, D, dtype=torch.float64),
+                  torch.zeros(3, H, s.context, D, dtype=torch.float64)) for _ in range(s.n_layers)]
+    with torch.no_grad():
+        steps = [model(tokens[:, :5], kv_caches, 0)[:, -1]]
+        steps += [decode_static(model, tokens[:, t:t + 1], torch.tensor([t]), kv_caches, s) for t in range(5, 12)]
+    assert torch.allclose(torch.stack(steps, dim=1), logits[:, 4:], atol=1e-10)
+    out = generate_graphed(model, tokens[:, :5], 7, s, torch.float64)
+    assert out.shape == (3, 7) and int(out.min()) >= 0 and int(out.max()) < s.vocab
+    # Gumbel-max draws from softmax(logits): the frequencies of 20000 draws from 3 logits.
+    draws = sample_gumbel(torch.log(torch.tensor([[0.2, 0.3, 0.5]])).expand(20000, 3))[:, 0]
+    freq = torch.bincount(draws, minlength=3).double() / 20000
+    assert torch.allclose(freq, torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64), atol=0.015), freq
+    print("selftest: the static decoding step matches the full forward; Gumbel-max samples the softmax",
+          file=sys.stderr)
 
     # GRPO loss, case 1: pi = pi_old = pi_ref, so rho = 1 and KL = 0, and the loss is -mean_i A_i.
     N, T, prompt = 4, 10, 3
