@@ -363,7 +363,7 @@ def decode_static(model, token, pos, kv_caches, s):
     """
     B = token.shape[0]
     H, D = s.n_heads, s.d_model // s.n_heads
-    visible = torch.arange(s.context, device=token.device) <= pos  # [context], broadcast over B, H and the query
+    visible = (torch.arange(s.context, device=token.device) <= pos)[None]  # [1 query, context], broadcast over B, H
     x = model.wte(token) + model.wpe(pos)[None]  # [B, 1, C]
     for block, (k_cache, v_cache) in zip(model.h, kv_caches):
         a = block.attn
@@ -635,8 +635,8 @@ def measure(s, shape_name, workload, dtype, impl, args, device, name):
     except torch.OutOfMemoryError:
         row["oom"] = True
         outcome = "out of memory"
-    except Exception as e:  # a compile failure is a result; an eager failure is a bug
-        if not compiled:
+    except Exception as e:  # a compile or graph-capture failure is a result; an eager failure is a bug
+        if impl == "pytorch-eager":
             raise
         cause = e  # the compiler wraps the error that stopped it, once or more
         while (cause.__cause__ or getattr(cause, "inner_exception", None)) is not None:
