@@ -89,8 +89,8 @@ void EvalConfig::validate() const {
     throw std::runtime_error("eval: keep_samples must be >= 0, got " + std::to_string(keep_samples));
   // The list is the Test split's (the OOD split has its own difficulty and ignores it).
   const std::vector<int>& train = data::task_spec(task).train_difficulties;
-  for (int d : ood ? std::vector<int>{} : difficulties)
-    if (std::find(train.begin(), train.end(), d) == train.end())
+  for (int d : difficulties)
+    if (!ood && std::find(train.begin(), train.end(), d) == train.end())
       throw std::runtime_error("eval: difficulty " + std::to_string(d) + " (--difficulties) is not one of " +
                                data::task_name(task) + "'s training difficulties 1.." + std::to_string(train.back()) +
                                " (the harder one is --split ood)");
